@@ -1,0 +1,82 @@
+package nsrun
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// DirEnv names the environment variable that overrides the `ip netns`
+// directory. It exists for private setups (rootless mode binds a tmpfs over
+// the usual place instead); iproute2 itself only ever reads the default.
+const DirEnv = "NSRUN_NETNS_DIR"
+
+var dir = sync.OnceValue(func() string {
+	if d := os.Getenv(DirEnv); d != "" {
+		return filepath.Clean(d)
+	}
+	// iproute2 uses /var/run/netns; on most systems /var/run is a symlink to
+	// /run, and the kernel's mount table names the resolved path.
+	if run, err := filepath.EvalSymlinks("/var/run"); err == nil {
+		return filepath.Join(run, "netns")
+	}
+	return "/run/netns"
+})
+
+// Dir returns the directory that holds named network namespaces, the one
+// `ip netns` lists: /run/netns on most systems, or the value of NSRUN_NETNS_DIR.
+func Dir() string { return dir() }
+
+// RecordDir returns the directory beside Dir that holds the owner records of
+// the namespaces this module made (see Record).
+func RecordDir() string { return filepath.Join(filepath.Dir(Dir()), "nsrun") }
+
+var dirReady struct {
+	sync.Mutex
+	done bool
+}
+
+// prepareDir creates Dir the way iproute2 does, once per process: the
+// directory made a shared mount point (binding it onto itself if it is not a
+// mount point yet), under an exclusive flock so that concurrent first-time
+// creators do not stack mounts. A shared directory lets the namespace mounts
+// propagate to mount namespaces made later (`ip netns exec`, containers).
+func prepareDir() error {
+	dirReady.Lock()
+	defer dirReady.Unlock()
+	if dirReady.done {
+		return nil
+	}
+	d := Dir()
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", d, err)
+	}
+	if err := os.MkdirAll(RecordDir(), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", RecordDir(), err)
+	}
+	fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", d, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", d, err)
+	}
+	defer unix.Flock(fd, unix.LOCK_UN)
+	err = unix.Mount("", d, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) {
+		// Not a mount point yet: make it one, then shared.
+		if err = unix.Mount(d, d, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+			err = unix.Mount("", d, "none", unix.MS_SHARED|unix.MS_REC, "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("make %s a shared mount: %w", d, err)
+	}
+	dirReady.done = true
+	return nil
+}

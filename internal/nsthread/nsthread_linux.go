@@ -1,0 +1,290 @@
+// Package nsthread is the only code in this module that calls
+// runtime.LockOSThread, unix.Setns or unix.Unshare.
+//
+// Its rules, which every function here keeps:
+//   - The caller's goroutine and thread never change namespace, except in
+//     Enter, whose caller asks for exactly that.
+//   - A thread is locked before it is switched, and switched back to the
+//     host namespace (the process's network namespace when this package was
+//     initialised) before it is unlocked. The switch back is verified by
+//     comparing the thread's namespace inode with the host's.
+//   - If the switch back cannot be verified, the goroutine ends still locked,
+//     so the Go runtime destroys the thread instead of returning it tainted
+//     to the pool. The main thread is never destroyed by the runtime (it is
+//     parked), so on the main thread a failed restore panics instead.
+package nsthread
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// SelfPath is the calling thread's network namespace file.
+const SelfPath = "/proc/thread-self/ns/net"
+
+// ID identifies a namespace by the device and inode of its nsfs file, as
+// iproute2 and lsns do.
+type ID struct{ Dev, Ino uint64 }
+
+// String formats the ID as the kernel does in /proc/PID/ns/net links.
+func (id ID) String() string { return fmt.Sprintf("net:[%d]", id.Ino) }
+
+// Stat returns the ID of the namespace file at path.
+func Stat(path string) (ID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return ID{}, err
+	}
+	return ID{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
+// Fstat returns the ID of the namespace open as fd.
+func Fstat(fd int) (ID, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return ID{}, err
+	}
+	return ID{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
+var host struct {
+	fd  int
+	id  ID
+	err error
+}
+
+// init runs on the main thread, locked by the runtime during package
+// initialisation, so SelfPath is the process's original network namespace.
+// Opening it once keeps every later switch back to a single setns call.
+func init() {
+	fd, err := unix.Open(SelfPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		host.err = fmt.Errorf("open host network namespace: %w", err)
+		return
+	}
+	id, err := Fstat(fd)
+	if err != nil {
+		unix.Close(fd)
+		host.err = fmt.Errorf("stat host network namespace: %w", err)
+		return
+	}
+	host.fd, host.id = fd, id
+}
+
+// Host returns the process's original network namespace: an fd owned by
+// this package (never close it) and its ID.
+func Host() (fd int, id ID, err error) { return host.fd, host.id, host.err }
+
+// Current returns the ID of the calling thread's network namespace.
+func Current() (ID, error) { return Stat(SelfPath) }
+
+// restore switches the locked calling thread back to the host namespace and
+// verifies that it got there.
+func restore() error {
+	if err := unix.Setns(host.fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("switch back to host network namespace: %w", err)
+	}
+	id, err := Current()
+	if err != nil {
+		return fmt.Errorf("verify host network namespace: %w", err)
+	}
+	if id != host.id {
+		return fmt.Errorf("verify host network namespace: thread is in %v, want %v", id, host.id)
+	}
+	return nil
+}
+
+// release restores the locked calling thread and unlocks it. If restoring
+// fails, the thread stays locked so that it dies with its goroutine; on the
+// main thread, which the runtime would park rather than destroy, it panics.
+func release() error {
+	err := restore()
+	if err == nil {
+		runtime.UnlockOSThread()
+		return nil
+	}
+	if unix.Gettid() == unix.Getpid() {
+		panic("nsthread: cannot restore the main thread's network namespace: " + err.Error())
+	}
+	return fmt.Errorf("%w (OS thread terminated)", err)
+}
+
+// ErrGoexit is returned by Do when the function ended through
+// runtime.Goexit, which t.FailNow and t.SkipNow call: they must not be used
+// inside Do, whose function runs on a goroutine the test does not own.
+var ErrGoexit = errors.New("function called runtime.Goexit (t.FailNow, t.Fatal or t.SkipNow cannot be used inside Do)")
+
+type result struct {
+	err      error
+	panicked bool
+	value    any
+}
+
+// run executes fn on the current goroutine, which it locks, inside the
+// namespace open as fd. It must be the last thing its goroutine does: if the
+// switch back fails, the goroutine has to end while still locked.
+func run(fd int, fn func() error) (r result) {
+	runtime.LockOSThread()
+	exited := true
+	defer func() {
+		if exited {
+			if p := recover(); p != nil {
+				r.panicked, r.value = true, p
+			} else {
+				r.err = ErrGoexit
+			}
+		}
+		if err := release(); err != nil {
+			r.err = errors.Join(r.err, err)
+		}
+	}()
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		exited = false
+		return result{err: fmt.Errorf("enter network namespace: %w", err)}
+	}
+	err := fn()
+	exited = false
+	return result{err: err}
+}
+
+// Do runs fn on a fresh goroutine whose thread is locked and switched into
+// the network namespace open as fd, and returns fn's error. A panic in fn is
+// re-raised in the caller's goroutine after the thread has been restored.
+// Goroutines started by fn do not inherit the namespace.
+func Do(fd int, fn func() error) error {
+	if host.err != nil {
+		return host.err
+	}
+	done := make(chan result, 1)
+	go func() { done <- run(fd, fn) }()
+	r := <-done
+	if r.panicked {
+		panic(r.value)
+	}
+	return r.err
+}
+
+// Go is Do without waiting: it starts fn inside the namespace and returns a
+// channel that receives fn's error. A panic in fn crashes the program, as in
+// any goroutine, but only after the thread has been restored.
+func Go(fd int, fn func() error) <-chan error {
+	errc := make(chan error, 1)
+	if host.err != nil {
+		errc <- host.err
+		return errc
+	}
+	go func() {
+		r := run(fd, fn)
+		if r.panicked {
+			panic(r.value)
+		}
+		errc <- r.err
+	}()
+	return errc
+}
+
+// Enter locks the calling goroutine to its thread and switches that thread
+// into the network namespace open as fd. The returned exit function must be
+// called exactly once, on the same goroutine, before the goroutine ends: it
+// switches back, verifies, and unlocks; if that fails the thread stays locked
+// and dies with the goroutine (or, on the main thread, exit panics).
+func Enter(fd int) (exit func() error, err error) {
+	if host.err != nil {
+		return nil, host.err
+	}
+	runtime.LockOSThread()
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		if rerr := release(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return nil, fmt.Errorf("enter network namespace: %w", err)
+	}
+	return release, nil
+}
+
+// Create makes a new network namespace on a throwaway locked thread, binds it
+// onto path (an existing empty file) so that it outlives the thread, and runs
+// setup inside it. The caller's thread never changes namespace. If setup
+// fails the bind mount stays: the caller removes path.
+func Create(path string, setup func() error) error {
+	if host.err != nil {
+		return host.err
+	}
+	done := make(chan result, 1)
+	go func() {
+		done <- run(host.fd, func() error {
+			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+				return fmt.Errorf("unshare network namespace: %w", err)
+			}
+			if err := unix.Mount(SelfPath, path, "none", unix.MS_BIND, ""); err != nil {
+				return fmt.Errorf("bind network namespace to %s: %w", path, err)
+			}
+			if setup == nil {
+				return nil
+			}
+			return setup()
+		})
+	}()
+	r := <-done
+	if r.panicked {
+		panic(r.value)
+	}
+	return r.err
+}
+
+// Bind binds the namespace file src (for example /proc/PID/ns/net) onto
+// path, an existing empty file. It needs no thread switch.
+func Bind(src, path string) error {
+	if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s to %s: %w", src, path, err)
+	}
+	return nil
+}
+
+// ExecSpec says how Exec prepares the thread before replacing the process.
+type ExecSpec struct {
+	NetnsPath string       // network namespace to join
+	Hostname  string       // if set, a new UTS namespace with this hostname
+	Prepare   func() error // runs after unshare(CLONE_NEWNS), inside the new mount namespace
+	Path      string       // program to execute
+	Argv      []string
+	Env       []string
+}
+
+// Exec joins the network namespace, gives the thread a private mount
+// namespace (and a UTS namespace if asked), runs Prepare and replaces the
+// process with Path. It is for a process whose only job is to become that
+// program (a trampoline): it returns only on failure, leaving the thread
+// locked and possibly switched, so the caller must exit.
+func Exec(s ExecSpec) error {
+	runtime.LockOSThread()
+	fd, err := unix.Open(s.NetnsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open network namespace: %w", err)
+	}
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("enter network namespace %s: %w", s.NetnsPath, err)
+	}
+	unix.Close(fd)
+	flags := unix.CLONE_NEWNS
+	if s.Hostname != "" {
+		flags |= unix.CLONE_NEWUTS
+	}
+	if err := unix.Unshare(flags); err != nil {
+		return fmt.Errorf("unshare mount namespace: %w", err)
+	}
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("set hostname %q: %w", s.Hostname, err)
+		}
+	}
+	if s.Prepare != nil {
+		if err := s.Prepare(); err != nil {
+			return err
+		}
+	}
+	return unix.Exec(s.Path, s.Argv, s.Env)
+}

@@ -1,0 +1,287 @@
+package nsrun
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Namespace is a named network namespace: a file in Dir that `ip netns`
+// sees, and an open fd to it. Its methods are safe for concurrent use.
+//
+// A Namespace from New belongs to the caller, who must call Delete. One
+// from Open or Attach only holds an fd: Close releases it, Delete removes
+// the namespace as `ip netns del` would.
+type Namespace struct {
+	name, path string
+	id         nsthread.ID
+	grace      time.Duration
+	hostname   string
+
+	mu      sync.Mutex
+	fd      int // -1 once closed
+	nl      *netlink.Handle
+	cmds    []*exec.Cmd
+	deleted bool
+}
+
+// ErrClosed is returned by methods of a Namespace after Close or Delete.
+var ErrClosed = errors.New("namespace closed")
+
+// New creates a named network namespace in Dir, as `ip netns add` does,
+// with lo up (see WithLoopbackDown) and the requested sysctls applied, and
+// writes its owner record. The caller's goroutine and thread never change
+// namespace: the namespace is made on a throwaway thread.
+//
+// The caller must call Delete. New needs CAP_SYS_ADMIN (for unshare and
+// mount); without it the error matches os.ErrPermission. Options are fully
+// validated first, and a failure part way leaves nothing behind. New is safe
+// to call from parallel tests.
+func New(opts ...Option) (*Namespace, error) {
+	c := newConfig(opts)
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("create network namespace: %w", err)
+	}
+	n, err := create(c)
+	if err != nil {
+		return nil, fmt.Errorf("create network namespace %s: %w", c.name, err)
+	}
+	return n, nil
+}
+
+func create(c config) (n *Namespace, err error) {
+	if err := prepareDir(); err != nil {
+		return nil, err
+	}
+	rec := Record{Name: c.name, PID: os.Getpid(), StartTicks: selfStart, Created: time.Now().UTC(),
+		Creator: c.creator, Command: os.Args}
+	if err := claimRecord(rec); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(Dir(), c.name)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if err != nil {
+		removeRecord(c.name)
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	unix.Close(fd)
+	defer func() {
+		if err != nil {
+			unmountAndRemove(path)
+			removeRecord(c.name)
+		}
+	}()
+	if err := nsthread.Create(path, func() error { return setup(c) }); err != nil {
+		return nil, err
+	}
+	n, err = open(c.name, path)
+	if err != nil {
+		return nil, err
+	}
+	n.grace, n.hostname = c.grace, c.hostname
+	return n, nil
+}
+
+// setup runs inside the new namespace, on its throwaway thread.
+func setup(c config) error {
+	if !c.loopbackDown {
+		if err := netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}); err != nil {
+			return fmt.Errorf("bring lo up: %w", err)
+		}
+	}
+	for _, kv := range c.sysctls {
+		p, _ := sysctlPath(kv[0])
+		if err := os.WriteFile(p, []byte(kv[1]), 0); err != nil {
+			return fmt.Errorf("set sysctl %s=%s: %w", kv[0], kv[1], err)
+		}
+	}
+	return nil
+}
+
+// open opens the namespace file at path and checks that it is one.
+func open(name, path string) (*Namespace, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil || st.Type != unix.NSFS_MAGIC {
+		unix.Close(fd)
+		return nil, fmt.Errorf("open %s: not a network namespace (a file left by a crash? `nsrun gc` or `ip netns del %s` removes it)", path, name)
+	}
+	id, err := nsthread.Fstat(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return &Namespace{name: name, path: path, id: id, fd: fd, grace: DefaultKillGrace}, nil
+}
+
+// Open opens the existing named namespace called name, made by anyone (by
+// `ip netns add`, say). The caller must call Close (or Delete to remove it).
+func Open(name string) (*Namespace, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, fmt.Errorf("open network namespace: %w", err)
+	}
+	return open(name, filepath.Join(Dir(), name))
+}
+
+// Attach gives the network namespace of process pid the name name, as
+// `ip netns attach` does, and opens it. Attach writes no owner record: the
+// namespace was not made by us, so Sweep never removes it. The caller must
+// call Close; Delete removes the name (and kills the processes inside,
+// unless the namespace is this process's or PID 1's).
+func Attach(name string, pid int) (*Namespace, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, fmt.Errorf("attach network namespace: %w", err)
+	}
+	if err := prepareDir(); err != nil {
+		return nil, fmt.Errorf("attach network namespace %s: %w", name, err)
+	}
+	path := filepath.Join(Dir(), name)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("attach network namespace %s: create %s: %w", name, path, err)
+	}
+	unix.Close(fd)
+	if err := nsthread.Bind(fmt.Sprintf("/proc/%d/ns/net", pid), path); err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("attach network namespace %s: %w", name, err)
+	}
+	n, err := open(name, path)
+	if err != nil {
+		unmountAndRemove(path)
+		return nil, fmt.Errorf("attach network namespace %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// Name returns the namespace's name, as `ip netns list` shows it.
+func (n *Namespace) Name() string { return n.name }
+
+// Path returns the namespace's file in Dir.
+func (n *Namespace) Path() string { return n.path }
+
+// Fd returns the namespace's open fd, valid until Close or Delete; -1 after.
+func (n *Namespace) Fd() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.fd
+}
+
+// String returns the name.
+func (n *Namespace) String() string { return n.name }
+
+// fdOrErr returns the open fd or ErrClosed.
+func (n *Namespace) fdOrErr() (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fd < 0 {
+		return -1, fmt.Errorf("namespace %s: %w", n.name, ErrClosed)
+	}
+	return n.fd, nil
+}
+
+// Close releases the fd and netlink handle without removing the namespace.
+// It is idempotent.
+func (n *Namespace) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closeLocked()
+	return nil
+}
+
+func (n *Namespace) closeLocked() {
+	if n.nl != nil {
+		n.nl.Close()
+		n.nl = nil
+	}
+	if n.fd >= 0 {
+		unix.Close(n.fd)
+		n.fd = -1
+	}
+}
+
+// Keep marks the namespace as kept on purpose (its owner record loses its
+// owner), so that Sweep and `nsrun gc` leave it after this process exits.
+// Delete still removes it.
+func (n *Namespace) Keep() error {
+	r, err := ReadRecord(n.name)
+	if err != nil {
+		return fmt.Errorf("keep namespace %s: %w", n.name, err)
+	}
+	r.Kept, r.PID, r.StartTicks = true, 0, 0
+	return replaceRecord(r)
+}
+
+// Delete removes the namespace: it kills the processes inside (SIGTERM, then
+// SIGKILL after the kill grace; never this process, nor anything in the host
+// namespace), deletes the veth devices inside so their peers elsewhere go at
+// once, closes the fd, unmounts (MNT_DETACH, retrying while busy) and
+// removes the file and the owner record. It does not wait for the kernel's
+// asynchronous cleanup of the namespace. Delete works from any goroutine and
+// is idempotent; errors from each step are joined.
+func (n *Namespace) Delete() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.deleted {
+		return nil
+	}
+	n.deleted = true
+	var errs []error
+	if err := killAll(n.id, n.trackedPids(), n.grace); err != nil {
+		errs = append(errs, err)
+	}
+	if n.fd >= 0 {
+		if err := n.deleteVeths(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.closeLocked()
+	if err := unmountAndRemove(n.path); err != nil {
+		errs = append(errs, err)
+	}
+	if err := removeRecord(n.name); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("delete network namespace %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// unmountAndRemove unmounts path until nothing is mounted there (stacked
+// mounts included), then removes it; both steps retry while busy.
+func unmountAndRemove(path string) error {
+	for try := 0; ; try++ {
+		err := unix.Unmount(path, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			break // nothing (more) mounted
+		}
+		if errors.Is(err, unix.EBUSY) && try < 50 {
+			time.Sleep(time.Duration(try+1) * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("unmount %s: %w", path, err)
+		}
+	}
+	for try := 0; ; try++ {
+		err := unix.Unlink(path)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || try >= 50 {
+			return fmt.Errorf("remove %s: %w", path, err)
+		}
+		time.Sleep(time.Duration(try+1) * time.Millisecond)
+	}
+}

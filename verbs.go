@@ -1,0 +1,217 @@
+package nsrun
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// The functions in this file are the verbs of ip-netns(8). Where a verb
+// depends on "the current namespace" (list's ids, set, list-id), it is the
+// calling thread's: the host namespace, except inside Do or nstest.Run.
+
+// Entry is a named namespace as `ip netns list` shows it.
+type Entry struct {
+	Name string
+	NSID int // the id the current namespace has for it, or NoNSID
+}
+
+// List returns the named namespaces in Dir, sorted by name, with their ids
+// in the current namespace. Files that are not namespaces (left by a crash
+// between create and mount) are listed with NoNSID, as iproute2 does.
+func List() ([]Entry, error) {
+	entries, err := os.ReadDir(Dir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list network namespaces: %w", err)
+	}
+	var out []Entry
+	for _, e := range entries {
+		out = append(out, Entry{Name: e.Name(), NSID: nsidOf(filepath.Join(Dir(), e.Name()))})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// nsidOf returns the current namespace's id for the namespace at path.
+func nsidOf(path string) int {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return NoNSID
+	}
+	defer unix.Close(fd)
+	id, err := netlink.GetNetNsIdByFd(fd)
+	if err != nil {
+		return NoNSID
+	}
+	return id
+}
+
+// DeleteNamed removes the namespace called name, as `ip netns del` does,
+// but first kills the processes inside as ip-netns(8) advises (see
+// (*Namespace).Delete), and removes our owner record if there is one. A
+// file left by a crash (not a namespace) is removed too. The error matches
+// os.ErrNotExist if there is no such name.
+func DeleteNamed(name string) error {
+	if err := ValidateName(name); err != nil {
+		return fmt.Errorf("delete network namespace: %w", err)
+	}
+	path := filepath.Join(Dir(), name)
+	if _, err := os.Lstat(path); err != nil {
+		return fmt.Errorf("delete network namespace %s: %w", name, err)
+	}
+	n, err := open(name, path)
+	if err != nil {
+		// Not (or no longer) a namespace: remove the stale file.
+		if err := unmountAndRemove(path); err != nil {
+			return fmt.Errorf("delete network namespace %s: %w", name, err)
+		}
+		return removeRecord(name)
+	}
+	return n.Delete()
+}
+
+// DeleteAll deletes every named namespace in Dir, as `ip -all netns del`.
+func DeleteAll() error {
+	entries, err := List()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if err := DeleteNamed(e.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SetID gives the namespace called name the id nsid in the current
+// namespace, as `ip netns set NAME NSID|auto` (NSIDAuto for auto).
+func SetID(name string, nsid int) error {
+	n, err := Open(name)
+	if err != nil {
+		return fmt.Errorf("set nsid: %w", err)
+	}
+	defer n.Close()
+	return setNSID(&netlink.Handle{}, n.fd, nsid, name, "the current namespace")
+}
+
+// Identify returns the names of the namespace that process pid is in, as
+// `ip netns identify PID`; none if it has no name.
+func Identify(pid int) ([]string, error) {
+	id, err := nsthread.Stat(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return nil, fmt.Errorf("identify network namespace of pid %d: %w", pid, err)
+	}
+	entries, err := os.ReadDir(Dir())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("identify network namespace of pid %d: %w", pid, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if got, err := nsthread.Stat(filepath.Join(Dir(), e.Name())); err == nil && got == id {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// Pids returns the processes, other than the calling one, with a thread in
+// the namespace called name, as `ip netns pids NAME`.
+func Pids(name string) ([]int, error) {
+	n, err := Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	defer n.Close()
+	return processesIn(n.id)
+}
+
+// Pids returns the processes, other than the calling one, with a thread in n.
+func (n *Namespace) Pids() ([]int, error) { return processesIn(n.id) }
+
+// IDFilter selects what ListIDs reports, as the options of `ip netns list-id`.
+type IDFilter struct {
+	// Target, if not nil, lists the ids held by the namespace that has this
+	// id in the current one, instead of the current namespace's ids.
+	Target *int
+	// NSID, if not nil, keeps only this id of the current namespace.
+	NSID *int
+}
+
+// IDEntry is one line of `ip netns list-id`.
+type IDEntry struct {
+	NSID        int    // id in the listed namespace (the target, if one was given)
+	CurrentNSID int    // with a target: the same peer's id in the current namespace; else NoNSID
+	Name        string // the peer's name in Dir, if it has one
+}
+
+// Attributes of RTM_*NSID messages (linux/net_namespace.h).
+const (
+	netnsaNSID        = 1
+	netnsaTargetNSID  = 4
+	netnsaCurrentNSID = 5
+)
+
+// ListIDs returns the nsids of the current namespace (or of f.Target), as
+// `ip netns list-id`, sorted by id.
+func ListIDs(f IDFilter) ([]IDEntry, error) {
+	req := nl.NewNetlinkRequest(unix.RTM_GETNSID, unix.NLM_F_DUMP)
+	req.AddData(nl.NewRtGenMsg())
+	if f.Target != nil {
+		b := make([]byte, 4)
+		binary.NativeEndian.PutUint32(b, uint32(int32(*f.Target)))
+		req.AddData(nl.NewRtAttr(netnsaTargetNSID, b))
+	}
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWNSID)
+	if err != nil {
+		return nil, fmt.Errorf("list nsids: %w", err)
+	}
+	names := map[int]string{}
+	if list, err := List(); err == nil {
+		for _, e := range list {
+			if e.NSID >= 0 {
+				names[e.NSID] = e.Name
+			}
+		}
+	}
+	var out []IDEntry
+	for _, m := range msgs {
+		attrs, err := nl.ParseRouteAttr(m[nl.DeserializeRtGenMsg(m).Len():])
+		if err != nil {
+			return nil, fmt.Errorf("list nsids: %w", err)
+		}
+		e := IDEntry{NSID: NoNSID, CurrentNSID: NoNSID}
+		for _, a := range attrs {
+			v := int(int32(binary.NativeEndian.Uint32(a.Value)))
+			switch a.Attr.Type {
+			case netnsaNSID:
+				e.NSID = v
+			case netnsaCurrentNSID:
+				e.CurrentNSID = v
+			}
+		}
+		own := e.NSID
+		if f.Target != nil {
+			own = e.CurrentNSID
+		}
+		if f.NSID != nil && own != *f.NSID {
+			continue
+		}
+		e.Name = names[own]
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NSID < out[j].NSID })
+	return out, nil
+}
