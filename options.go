@@ -13,6 +13,7 @@ type Option func(*config)
 
 type config struct {
 	name, prefix string
+	nameSet      bool
 	loopbackDown bool
 	sysctls      [][2]string
 	grace        time.Duration
@@ -33,7 +34,7 @@ func newConfig(opts []Option) config {
 
 // WithName gives the namespace exactly this name instead of a random one.
 // New fails if the name is taken.
-func WithName(name string) Option { return func(c *config) { c.name = name } }
+func WithName(name string) Option { return func(c *config) { c.name, c.nameSet = name, true } }
 
 // WithPrefix sets the start of the random name (default DefaultPrefix).
 func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
@@ -81,7 +82,7 @@ func sysctlPath(key string) (string, error) {
 // validate checks everything New can check before touching the kernel, and
 // fills in the name.
 func (c *config) validate() error {
-	if c.name == "" {
+	if !c.nameSet {
 		c.name = randomName(c.prefix)
 	}
 	if err := ValidateName(c.name); err != nil {

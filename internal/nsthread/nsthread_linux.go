@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -222,6 +223,9 @@ func Create(path string, setup func() error) error {
 			if err := unix.Mount(SelfPath, path, "none", unix.MS_BIND, ""); err != nil {
 				return fmt.Errorf("bind network namespace to %s: %w", path, err)
 			}
+			if id, err := Current(); err == nil {
+				created.Store(id, path)
+			}
 			if setup == nil {
 				return nil
 			}
@@ -287,4 +291,17 @@ func Exec(s ExecSpec) error {
 		}
 	}
 	return unix.Exec(s.Path, s.Argv, s.Env)
+}
+
+// created maps the ID of every namespace Create made in this process to its
+// path, so that leak checks judge only what this process made (other test
+// binaries may be creating namespaces on the same machine at the same time).
+var created sync.Map
+
+// Created returns the namespaces made by Create in this process, by ID,
+// with the path each was bound to. Most are long gone: it is a history.
+func Created() map[ID]string {
+	out := map[ID]string{}
+	created.Range(func(k, v any) bool { out[k.(ID)] = v.(string); return true })
+	return out
 }

@@ -1,0 +1,136 @@
+// Package leakcheck finds what a test binary left behind: for every network
+// namespace this process made, its name, owner record, mounts, /etc/netns
+// entry and any process still inside it (named or not); links added to the
+// host namespace; and threads of this process outside the host network
+// namespace. Other processes' namespaces are not judged, so test binaries
+// running side by side (go test ./...) do not see each other's work as
+// leaks. Every package that creates namespaces checks it in TestMain.
+package leakcheck
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/nsthread"
+)
+
+// Baseline is what was there before the tests.
+type Baseline struct{ hostLinks map[string]bool }
+
+// Take records the baseline.
+func Take() Baseline { return Baseline{hostLinks: dirSet("/sys/class/net")} }
+
+func dirSet(dir string) map[string]bool {
+	s := map[string]bool{}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		s[e.Name()] = true
+	}
+	return s
+}
+
+// Leaks describes each leftover of this process; none means nothing leaked.
+func Leaks(b Baseline) []string {
+	var out []string
+	created := nsthread.Created()
+	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, path := range created {
+		name := filepath.Base(path)
+		if _, err := os.Lstat(path); err == nil {
+			out = append(out, "named namespace left: "+path)
+		}
+		if strings.Contains(string(mountinfo), " "+path+" ") {
+			out = append(out, "namespace mount left: "+path)
+		}
+		if _, err := os.Lstat(filepath.Join(nsrun.RecordDir(), name+".json")); err == nil {
+			out = append(out, "owner record left: "+name)
+		}
+		if _, err := os.Lstat(filepath.Join("/etc/netns", name)); err == nil {
+			out = append(out, "/etc/netns entry left: "+name)
+		}
+	}
+	for pid, id := range processesIn(created) {
+		out = append(out, fmt.Sprintf("process %d left in namespace %s (%v)", pid, filepath.Base(created[id]), id))
+	}
+	var links []string
+	for l := range dirSet("/sys/class/net") {
+		if !b.hostLinks[l] {
+			links = append(links, l)
+		}
+	}
+	if len(links) > 0 {
+		sort.Strings(links)
+		out = append(out, fmt.Sprintf("links left in the host namespace: %v", links))
+	}
+	out = append(out, TaintedThreads()...)
+	sort.Strings(out)
+	return out
+}
+
+// processesIn maps each process with a thread in one of the namespaces to
+// that namespace.
+func processesIn(ids map[nsthread.ID]string) map[int]nsthread.ID {
+	out := map[int]nsthread.ID{}
+	if len(ids) == 0 {
+		return out
+	}
+	tasks, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/ns/net")
+	for _, p := range tasks {
+		id, err := nsthread.Stat(p)
+		if _, ours := ids[id]; err != nil || !ours {
+			continue
+		}
+		pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
+		if pid != os.Getpid() {
+			out[pid] = id
+		}
+	}
+	return out
+}
+
+// TaintedThreads describes each thread of this process that is not in the
+// host network namespace.
+func TaintedThreads() []string {
+	_, host, err := nsthread.Host()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	tasks, _ := filepath.Glob("/proc/self/task/[0-9]*/ns/net")
+	for _, p := range tasks {
+		if id, err := nsthread.Stat(p); err == nil && id != host {
+			out = append(out, fmt.Sprintf("thread %s is in network namespace %v, not the host's %v", strings.Split(p, "/")[4], id, host))
+		}
+	}
+	return out
+}
+
+// Runner is what Run needs of *testing.M.
+type Runner interface{ Run() int }
+
+// Run runs the tests and then checks for leaks, waiting up to two seconds
+// for processes that are still exiting. It returns the exit code for
+// os.Exit: the tests' own, or 1 if anything leaked.
+func Run(m Runner) int {
+	before := Take()
+	code := m.Run()
+	var leaks []string
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if leaks = Leaks(before); len(leaks) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, l := range leaks {
+		fmt.Fprintln(os.Stderr, "LEAK:", l)
+	}
+	if len(leaks) > 0 && code == 0 {
+		code = 1
+	}
+	return code
+}

@@ -1,0 +1,184 @@
+package nsrun_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsrun/nsrun"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIntegrationNewIsSeenByIP(t *testing.T) {
+	t.Parallel()
+	n := newNS(t)
+	assert.Contains(t, strings.Fields(ip(t, "netns", "list")), n.Name())
+	assert.Equal(t, filepath.Join(nsrun.Dir(), n.Name()), n.Path())
+	lo := ip(t, "-n", n.Name(), "-o", "link", "show")
+	assert.Equal(t, 1, strings.Count(lo, "\n")+1, "only lo inside: %s", lo)
+	assert.Contains(t, lo, "lo: <LOOPBACK,UP,LOWER_UP>")
+	rec, err := nsrun.ReadRecord(n.Name())
+	require.NoError(t, err)
+	assert.Equal(t, os.Getpid(), rec.PID)
+	assert.Equal(t, "nstest", rec.Creator)
+	assert.True(t, rec.OwnerAlive())
+
+	require.NoError(t, n.Delete())
+	requireGone(t, n.Name())
+	require.NoError(t, n.Delete(), "Delete is idempotent")
+	assert.ErrorIs(t, n.Do(func() error { return nil }), nsrun.ErrClosed)
+}
+
+func TestIntegrationOpenWhatIPAdds(t *testing.T) {
+	t.Parallel()
+	name := "nsrun-ipadd-" + t.Name()[len(t.Name())-6:]
+	ip(t, "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ip(t, "-n", name, "link", "set", "lo", "up")
+
+	n, err := nsrun.Open(name)
+	require.NoError(t, err)
+	ln, err := n.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	// The listener lives in the namespace: ss inside sees it, the host does not reach it.
+	assert.Contains(t, ip(t, "netns", "exec", name, "ss", "-Hltn"), ln.Addr().String())
+	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	assert.Error(t, err, "listener must not be reachable from the host namespace")
+	require.NoError(t, n.Close())
+
+	require.NoError(t, nsrun.DeleteNamed(name))
+	requireGone(t, name)
+	assert.ErrorIs(t, nsrun.DeleteNamed(name), os.ErrNotExist)
+}
+
+func TestIntegrationLoopbackDownAndSysctls(t *testing.T) {
+	t.Parallel()
+	n := newNS(t, nsrun.WithLoopbackDown(),
+		nsrun.WithSysctl("net.ipv4.ip_forward", "1"),
+		nsrun.WithSysctl("net/ipv6/conf/all/forwarding", "1"))
+	assert.NotContains(t, ip(t, "-n", n.Name(), "link", "show", "lo"), "UP")
+	assert.Equal(t, "1", ip(t, "netns", "exec", n.Name(), "cat", "/proc/sys/net/ipv4/ip_forward"))
+	assert.Equal(t, "1", ip(t, "netns", "exec", n.Name(), "cat", "/proc/sys/net/ipv6/conf/all/forwarding"))
+	host, err := os.ReadFile("/proc/sys/net/ipv6/conf/all/forwarding")
+	require.NoError(t, err)
+	assert.Equal(t, "0\n", string(host), "the host's sysctl must not change")
+}
+
+func TestIntegrationBadInputChangesNothing(t *testing.T) {
+	taken := newNS(t)
+	long := strings.Repeat("x", nsrun.MaxNameLen+1)
+	cases := map[string][]nsrun.Option{
+		"empty name":     {nsrun.WithName("")},
+		"slash":          {nsrun.WithName("a/b")},
+		"dot":            {nsrun.WithName(".")},
+		"dotdot":         {nsrun.WithName("..")},
+		"too long":       {nsrun.WithName(long)},
+		"taken":          {nsrun.WithName(taken.Name())},
+		"bad sysctl":     {nsrun.WithSysctl("kernel.hostname", "x")},
+		"escape sysctl":  {nsrun.WithSysctl("net/../../kernel/x", "1")},
+		"missing sysctl": {nsrun.WithSysctl("net.ipv4.no_such_knob", "1")},
+		"bad sysctl val": {nsrun.WithSysctl("net.ipv4.ip_forward", "banana")},
+		"long hostname":  {nsrun.WithHostname(strings.Repeat("h", 65))},
+	}
+	for name, opts := range cases {
+		t.Run(name, func(t *testing.T) {
+			before := snapshot(t, "nsrun-bad-")
+			_, err := nsrun.New(append(opts, nsrun.WithPrefix("nsrun-bad-"))...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "create network namespace")
+			assert.Equal(t, before, snapshot(t, "nsrun-bad-"), "a failed New must leave nothing")
+		})
+	}
+	for _, bad := range []string{"", "a/b", ".", "..", long} {
+		_, err := nsrun.Open(bad)
+		assert.ErrorContains(t, err, "invalid namespace name")
+		assert.ErrorContains(t, nsrun.DeleteNamed(bad), "invalid namespace name")
+	}
+}
+
+// snapshot lists the entries starting with prefix in the namespace
+// directory and the record directory, and the namespace mounts with it.
+// (Other test binaries may create namespaces meanwhile: look only at ours.)
+func snapshot(t *testing.T, prefix string) []string {
+	t.Helper()
+	var out []string
+	for _, d := range []string{nsrun.Dir(), nsrun.RecordDir()} {
+		entries, err := os.ReadDir(d)
+		require.NoError(t, err)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), prefix) {
+				out = append(out, d+"/"+e.Name())
+			}
+		}
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	out = append(out, fmt.Sprint("mounts:", strings.Count(string(mi), " "+nsrun.Dir()+"/"+prefix)))
+	return out
+}
+
+func TestIntegrationDeleteKillsProcessesFirst(t *testing.T) {
+	t.Parallel()
+	n := newNS(t, nsrun.WithKillGrace(200*time.Millisecond))
+	// One process that ignores SIGTERM, started through Command, and one
+	// started behind our back by `ip netns exec` and detached with setsid:
+	// the case where `ip netns del` alone leaves a nameless namespace alive.
+	stubborn := n.Command("sh", "-c", "trap '' TERM; while :; do sleep 0.05; done")
+	require.NoError(t, stubborn.Start())
+	detached := exec.Command("ip", "netns", "exec", n.Name(), "setsid", "sleep", "60")
+	require.NoError(t, detached.Start())
+	waitPids(t, n, 2)
+
+	start := time.Now()
+	require.NoError(t, n.Delete())
+	took := time.Since(start)
+	requireGone(t, n.Name())
+	assert.Error(t, stubborn.Wait())
+	assert.Error(t, detached.Wait())
+	assert.GreaterOrEqual(t, took, 200*time.Millisecond, "SIGKILL only after the grace period")
+}
+
+func TestIntegrationDeleteWithStackedMounts(t *testing.T) {
+	t.Parallel()
+	n := newNS(t)
+	// A second mount on the same file makes a single umount leave it busy.
+	out, err := exec.Command("mount", "--bind", n.Path(), n.Path()).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.NoError(t, n.Delete())
+	requireGone(t, n.Name())
+}
+
+func TestIntegrationOpenRefusesAStaleFile(t *testing.T) {
+	name := "nsrun-stale-file"
+	path := filepath.Join(nsrun.Dir(), name)
+	require.NoError(t, os.WriteFile(path, nil, 0))
+	t.Cleanup(func() { os.Remove(path) })
+	_, err := nsrun.Open(name)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not a network namespace")
+	require.NoError(t, nsrun.DeleteNamed(name), "delete removes a stale file")
+	_, err = os.Stat(path)
+	assert.True(t, errors.Is(err, os.ErrNotExist))
+}
+
+func waitPids(t *testing.T, n *nsrun.Namespace, want int) []int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids, err := n.Pids()
+		require.NoError(t, err)
+		if len(pids) >= want || time.Now().After(deadline) {
+			require.GreaterOrEqual(t, len(pids), want, "processes inside %s", n.Name())
+			return pids
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
