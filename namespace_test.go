@@ -3,8 +3,8 @@ package nsrun_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"

@@ -11,6 +11,7 @@ import (
 	"github.com/nsrun/nsrun/internal/nsthread"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -174,6 +175,19 @@ func ListIDs(f IDFilter) ([]IDEntry, error) {
 		binary.NativeEndian.PutUint32(b, uint32(int32(*f.Target)))
 		req.AddData(nl.NewRtAttr(netnsaTargetNSID, b))
 	}
+	// The kernel reads a dump request's attributes (the target) only from
+	// a socket with strict checking, as iproute2 opens it. Passing no
+	// namespace to GetNetlinkSocketAt makes the socket where the calling
+	// thread is, without switching it.
+	s, err := nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("list nsids: %w", err)
+	}
+	defer s.Close()
+	if err := unix.SetsockoptInt(s.GetFd(), unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1); err != nil {
+		return nil, fmt.Errorf("list nsids: enable strict checking: %w", err)
+	}
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}
 	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWNSID)
 	if err != nil {
 		return nil, fmt.Errorf("list nsids: %w", err)

@@ -125,10 +125,13 @@ type result struct {
 }
 
 // run executes fn on the current goroutine, which it locks, inside the
-// namespace open as fd. It must be the last thing its goroutine does: if the
-// switch back fails, the goroutine has to end while still locked.
-func run(fd int, fn func() error) (r result) {
+// namespace open as fd, and hands the outcome to deliver. It must be the
+// last thing its goroutine does: if the switch back fails, the goroutine has
+// to end while still locked. deliver is called from a deferred function, so
+// it runs even when fn ends its goroutine with runtime.Goexit.
+func run(fd int, fn func() error, deliver func(result)) {
 	runtime.LockOSThread()
+	var r result
 	exited := true
 	defer func() {
 		if exited {
@@ -141,14 +144,15 @@ func run(fd int, fn func() error) (r result) {
 		if err := release(); err != nil {
 			r.err = errors.Join(r.err, err)
 		}
+		deliver(r)
 	}()
 	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
 		exited = false
-		return result{err: fmt.Errorf("enter network namespace: %w", err)}
+		r.err = fmt.Errorf("enter network namespace: %w", err)
+		return
 	}
-	err := fn()
+	r.err = fn()
 	exited = false
-	return result{err: err}
 }
 
 // Do runs fn on a fresh goroutine whose thread is locked and switched into
@@ -160,7 +164,7 @@ func Do(fd int, fn func() error) error {
 		return host.err
 	}
 	done := make(chan result, 1)
-	go func() { done <- run(fd, fn) }()
+	go run(fd, fn, func(r result) { done <- r })
 	r := <-done
 	if r.panicked {
 		panic(r.value)
@@ -177,13 +181,12 @@ func Go(fd int, fn func() error) <-chan error {
 		errc <- host.err
 		return errc
 	}
-	go func() {
-		r := run(fd, fn)
+	go run(fd, fn, func(r result) {
 		if r.panicked {
 			panic(r.value)
 		}
 		errc <- r.err
-	}()
+	})
 	return errc
 }
 
@@ -215,23 +218,21 @@ func Create(path string, setup func() error) error {
 		return host.err
 	}
 	done := make(chan result, 1)
-	go func() {
-		done <- run(host.fd, func() error {
-			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-				return fmt.Errorf("unshare network namespace: %w", err)
-			}
-			if err := unix.Mount(SelfPath, path, "none", unix.MS_BIND, ""); err != nil {
-				return fmt.Errorf("bind network namespace to %s: %w", path, err)
-			}
-			if id, err := Current(); err == nil {
-				created.Store(id, path)
-			}
-			if setup == nil {
-				return nil
-			}
-			return setup()
-		})
-	}()
+	go run(host.fd, func() error {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("unshare network namespace: %w", err)
+		}
+		if err := unix.Mount(SelfPath, path, "none", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind network namespace to %s: %w", path, err)
+		}
+		if id, err := Current(); err == nil {
+			created.Store(id, path)
+		}
+		if setup == nil {
+			return nil
+		}
+		return setup()
+	}, func(r result) { done <- r })
 	r := <-done
 	if r.panicked {
 		panic(r.value)

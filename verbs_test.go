@@ -1,0 +1,233 @@
+package nsrun_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsrun/nsrun"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
+)
+
+func TestIntegrationListAndSetIDMatchIP(t *testing.T) {
+	t.Parallel()
+	a, b := newNS(t), newNS(t)
+	require.NoError(t, nsrun.SetID(a.Name(), 4001))
+	require.NoError(t, nsrun.SetID(a.Name(), 4001), "setting the same id again is fine")
+	require.Error(t, nsrun.SetID(a.Name(), 4002), "an id cannot change")
+	require.NoError(t, nsrun.SetID(b.Name(), nsrun.NSIDAuto))
+
+	list, err := nsrun.List()
+	require.NoError(t, err)
+	got := map[string]int{}
+	for _, e := range list {
+		got[e.Name] = e.NSID
+	}
+	// ip netns list prints "NAME (id: N)" for each name with an id.
+	want := map[string]int{}
+	for _, line := range strings.Split(ip(t, "netns", "list"), "\n") {
+		var name string
+		id := nsrun.NoNSID
+		if n, _ := fmt.Sscanf(line, "%s (id: %d)", &name, &id); n >= 1 {
+			want[name] = id
+		}
+	}
+	assert.Equal(t, 4001, got[a.Name()])
+	assert.Equal(t, want[a.Name()], got[a.Name()])
+	assert.Equal(t, want[b.Name()], got[b.Name()])
+	assert.GreaterOrEqual(t, got[b.Name()], 0)
+}
+
+func TestIntegrationWhatIPSetsTheLibrarySees(t *testing.T) {
+	t.Parallel()
+	a, b := newNS(t), newNS(t)
+	ip(t, "netns", "set", a.Name(), "4101")
+	// ip -n A netns set B 77: A's id for B.
+	ip(t, "-n", a.Name(), "netns", "set", b.Name(), "77")
+	id, err := a.NSID(b)
+	require.NoError(t, err)
+	assert.Equal(t, 77, id)
+	id, err = b.NSID(a)
+	require.NoError(t, err)
+	assert.Equal(t, nsrun.NoNSID, id)
+
+	// The man page's list-id example: target-nsid converts ids.
+	target := 4101
+	entries, err := nsrun.ListIDs(nsrun.IDFilter{Target: &target})
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "A has one id: for B")
+	assert.Equal(t, 77, entries[0].NSID)
+	out := ip(t, "netns", "list-id", "target-nsid", "4101")
+	assert.Contains(t, out, "nsid 77 ")
+
+	all, err := nsrun.ListIDs(nsrun.IDFilter{NSID: &target})
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+	assert.Equal(t, nsrun.IDEntry{NSID: 4101, CurrentNSID: nsrun.NoNSID, Name: a.Name()}, all[0])
+	assert.Contains(t, ip(t, "netns", "list-id", "nsid", "4101"), "nsid 4101 (iproute2 netns name: "+a.Name()+")")
+}
+
+func TestIntegrationWireNSIDs(t *testing.T) {
+	t.Parallel()
+	a, b, c := newNS(t), newNS(t), newNS(t)
+	require.NoError(t, a.SetNSID(b, 9), "a chosen id is kept by WireNSIDs")
+	require.NoError(t, nsrun.WireNSIDs(a, b, c))
+	require.NoError(t, nsrun.WireNSIDs(a, b, c), "wiring twice is fine")
+	for _, x := range []*nsrun.Namespace{a, b, c} {
+		for _, y := range []*nsrun.Namespace{a, b, c} {
+			if x == y {
+				continue
+			}
+			id, err := x.NSID(y)
+			require.NoError(t, err)
+			assert.GreaterOrEqual(t, id, 0, "%s has an id for %s", x, y)
+		}
+	}
+	id, _ := a.NSID(b)
+	assert.Equal(t, 9, id)
+	assert.ErrorContains(t, a.SetNSID(b, 10), "already 9")
+
+	// A veth across wired namespaces reports the wired id as its link-netnsid.
+	h, err := a.Netlink()
+	require.NoError(t, err)
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "va"}, PeerName: "vb", PeerNamespace: netlink.NsFd(b.Fd())}
+	require.NoError(t, h.LinkAdd(veth))
+	l, err := h.LinkByName("va")
+	require.NoError(t, err)
+	assert.Equal(t, 9, l.Attrs().NetNsID)
+	assert.Contains(t, ip(t, "-n", a.Name(), "link", "show", "va"), "link-netns "+b.Name())
+}
+
+func TestIntegrationDeleteTakesVethPeersAlong(t *testing.T) {
+	t.Parallel()
+	a, b := newNS(t), newNS(t)
+	h, err := a.Netlink()
+	require.NoError(t, err)
+	require.NoError(t, h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "va"}, PeerName: "vb", PeerNamespace: netlink.NsFd(b.Fd())}))
+	require.NoError(t, a.Delete())
+	// The peer is gone at once, not when the kernel destroys a's namespace.
+	assert.NotContains(t, ip(t, "-n", b.Name(), "-o", "link"), "vb")
+}
+
+func TestIntegrationIdentifyPidsAttach(t *testing.T) {
+	t.Parallel()
+	n := newNS(t)
+	cmd := n.Command("sleep", "30")
+	require.NoError(t, cmd.Start())
+	pids := waitPids(t, n, 1)
+	assert.Equal(t, []int{cmd.Process.Pid}, pids)
+
+	names, err := nsrun.Identify(cmd.Process.Pid)
+	require.NoError(t, err)
+	assert.Equal(t, []string{n.Name()}, names)
+	assert.Equal(t, n.Name(), ip(t, "netns", "identify", strconv.Itoa(cmd.Process.Pid)))
+	byName, err := nsrun.Pids(n.Name())
+	require.NoError(t, err)
+	assert.Equal(t, pids, byName)
+	assert.Equal(t, strconv.Itoa(cmd.Process.Pid), ip(t, "netns", "pids", n.Name()))
+
+	// Attach a second name to the same namespace: identify sees both.
+	alias := n.Name() + "-alias"
+	att, err := nsrun.Attach(alias, cmd.Process.Pid)
+	require.NoError(t, err)
+	t.Cleanup(func() { nsrun.DeleteNamed(alias) })
+	names, err = nsrun.Identify(cmd.Process.Pid)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{n.Name(), alias}, names)
+	_, err = nsrun.ReadRecord(alias)
+	assert.ErrorIs(t, err, os.ErrNotExist, "attach writes no owner record")
+	require.NoError(t, att.Close())
+	_, err = nsrun.Attach(alias, cmd.Process.Pid)
+	assert.ErrorIs(t, err, os.ErrExist)
+}
+
+func TestIntegrationAttachingTheHostNeverKillsIt(t *testing.T) {
+	t.Parallel()
+	name := fmt.Sprintf("nsrun-hostalias-%d", os.Getpid())
+	att, err := nsrun.Attach(name, os.Getpid())
+	require.NoError(t, err)
+	assert.Contains(t, strings.Fields(ip(t, "netns", "list")), name)
+	require.NoError(t, att.Delete(), "deleting a name for the host namespace only removes the name")
+	requireGone(t, name)
+}
+
+func TestIntegrationMonitorSeesIPAddAndDel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	events, err := nsrun.Monitor(ctx)
+	require.NoError(t, err)
+	name := fmt.Sprintf("nsrun-mon-%d", os.Getpid())
+	ip(t, "netns", "add", name)
+	ip(t, "netns", "del", name)
+	var got []nsrun.Event
+	timeout := time.After(5 * time.Second)
+	for len(got) < 2 {
+		select {
+		case e := <-events:
+			if e.Name == name {
+				got = append(got, e)
+			}
+		case <-timeout:
+			t.Fatalf("events: %v", got)
+		}
+	}
+	assert.Equal(t, []nsrun.Event{{Op: nsrun.EventAdd, Name: name}, {Op: nsrun.EventDelete, Name: name}}, got)
+	cancel()
+	for range events {
+	}
+}
+
+func TestIntegrationSweepRemovesACrashedOwnersLeftovers(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=create-and-die")
+	out, _ := cmd.Output() // dies by SIGKILL
+	name := strings.TrimSpace(string(out))
+	require.NotEmpty(t, name, "the helper prints the namespace it made")
+	t.Cleanup(func() { nsrun.DeleteNamed(name) })
+	rec, err := nsrun.ReadRecord(name)
+	require.NoError(t, err)
+	assert.False(t, rec.OwnerAlive())
+	pids, err := nsrun.Pids(name)
+	require.NoError(t, err)
+	require.Len(t, pids, 1, "the crashed owner's child lives on inside")
+
+	// Neither a namespace of a live owner, nor one we did not make, nor a
+	// kept one is swept.
+	live := newNS(t)
+	kept := newNS(t)
+	require.NoError(t, kept.Keep())
+	foreign := fmt.Sprintf("nsrun-foreign-%d", os.Getpid())
+	ip(t, "netns", "add", foreign)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", foreign).Run() })
+
+	dry, err := nsrun.Sweep(true)
+	require.NoError(t, err)
+	assert.Contains(t, recordNames(dry), name)
+	assert.Contains(t, strings.Fields(ip(t, "netns", "list")), name, "dry run removes nothing")
+
+	swept, err := nsrun.Sweep(false)
+	require.NoError(t, err)
+	assert.Contains(t, recordNames(swept), name)
+	assert.NotContains(t, recordNames(swept), live.Name())
+	assert.NotContains(t, recordNames(swept), kept.Name())
+	requireGone(t, name)
+	for _, keep := range []string{live.Name(), kept.Name(), foreign} {
+		assert.Contains(t, strings.Fields(ip(t, "netns", "list")), keep)
+	}
+	_, err = os.Stat(fmt.Sprintf("/proc/%d/ns/net", pids[0]))
+	assert.Error(t, err, "the process inside was killed")
+}
+
+func recordNames(rs []nsrun.Record) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	return out
+}
