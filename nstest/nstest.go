@@ -23,6 +23,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"sync"
 	"testing"
 
 	"github.com/nsrun/nsrun"
@@ -45,16 +46,25 @@ func prefix(tb testing.TB) string {
 	return "nst-" + name + "-"
 }
 
+// sweep removes, once per process, what earlier runs left behind when they
+// could not clean up (killed, or timed out: the testing package exits
+// without running cleanups then). Only namespaces whose owner is dead go.
+var sweep = sync.OnceValue(func() error { _, err := nsrun.Sweep(false); return err })
+
 // New creates a named network namespace for the test, with lo up, and
 // deletes it in tb.Cleanup (killing the processes left inside first). The
 // name starts with "nst-" and the test's name unless an option says
-// otherwise. Options are those of nsrun.New.
+// otherwise. Options are those of nsrun.New. The first call in a process
+// also removes the leftovers of earlier runs whose owner died.
 //
 // New is safe in parallel tests. The caller's goroutine never changes
 // namespace. Without the privilege to create namespaces, New skips the test
 // (or fails it under NSTEST_STRICT=1).
 func New(tb testing.TB, opts ...nsrun.Option) *nsrun.Namespace {
 	tb.Helper()
+	if err := sweep(); err != nil {
+		tb.Logf("nstest: removing leftovers of earlier runs: %v", err)
+	}
 	all := append([]nsrun.Option{nsrun.WithPrefix(prefix(tb)), nsrun.WithCreator("nstest")}, opts...)
 	n, err := nsrun.New(all...)
 	if err != nil {
