@@ -93,7 +93,7 @@ func create(c config) (n *Namespace, err error) {
 // setup runs inside the new namespace, on its throwaway thread.
 func setup(c config) error {
 	if !c.loopbackDown {
-		if err := netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}); err != nil {
+		if err := nsthread.LoopbackUp(); err != nil {
 			return fmt.Errorf("bring lo up: %w", err)
 		}
 	}
@@ -224,8 +224,9 @@ func (n *Namespace) Keep() error {
 
 // Delete removes the namespace: it kills the processes inside (SIGTERM, then
 // SIGKILL after the kill grace; never this process, nor anything in the host
-// namespace), deletes the veth devices inside so their peers elsewhere go at
-// once, closes the fd, unmounts (MNT_DETACH, retrying while busy) and
+// namespace), deletes the veth devices inside if links were configured
+// through Netlink (so their peers elsewhere go at once, not when the kernel
+// gets round to destroying the namespace), closes the fd, unmounts (MNT_DETACH, retrying while busy) and
 // removes the file and the owner record. It does not wait for the kernel's
 // asynchronous cleanup of the namespace. Delete works from any goroutine and
 // is idempotent; errors from each step are joined.
@@ -240,7 +241,7 @@ func (n *Namespace) Delete() error {
 	if err := killAll(n.id, n.trackedPids(), n.grace); err != nil {
 		errs = append(errs, err)
 	}
-	if n.fd >= 0 {
+	if n.nl != nil {
 		if err := n.deleteVeths(); err != nil {
 			errs = append(errs, err)
 		}
@@ -263,16 +264,21 @@ func (n *Namespace) Delete() error {
 func unmountAndRemove(path string) error {
 	for try := 0; ; try++ {
 		err := unix.Unmount(path, unix.MNT_DETACH)
+		if err == nil {
+			// Another mount stacked under this one still shows a namespace.
+			var st unix.Statfs_t
+			if unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC {
+				continue
+			}
+			break
+		}
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
-			break // nothing (more) mounted
+			break // nothing mounted (a bare file), or no file
 		}
-		if errors.Is(err, unix.EBUSY) && try < 50 {
-			time.Sleep(time.Duration(try+1) * time.Millisecond)
-			continue
-		}
-		if err != nil {
+		if !errors.Is(err, unix.EBUSY) || try >= 50 {
 			return fmt.Errorf("unmount %s: %w", path, err)
 		}
+		time.Sleep(time.Duration(try+1) * time.Millisecond)
 	}
 	for try := 0; ; try++ {
 		err := unix.Unlink(path)

@@ -13,53 +13,83 @@ import (
 )
 
 // inNamespace reports whether any thread of process pid is in namespace id.
-// It reads /proc/PID/task/*/ns/net: a process whose main thread is elsewhere
-// but one of whose threads is inside (a Go program in setns, say) counts.
-func inNamespace(pid int, id nsthread.ID) bool {
-	base := "/proc/" + strconv.Itoa(pid)
-	if got, err := nsthread.Stat(base + "/ns/net"); err == nil && got == id {
+// A process whose main thread is elsewhere but one of whose threads is
+// inside (a Go program in setns, say) counts. buf is scratch space.
+func inNamespace(pid int, id nsthread.ID, buf []byte) bool {
+	base := strconv.Itoa(pid)
+	if statAt(base+"/ns/net") == id {
 		return true
 	}
-	f, err := os.Open(base + "/task")
+	// A task directory's link count is 2 + its number of threads: most
+	// processes have one, already checked, and need no directory read.
+	var st unix.Stat_t
+	if err := unix.Fstatat(procFd, base+"/task", &st, 0); err != nil || st.Nlink <= 3 {
+		return false
+	}
+	found := false
+	readDir("/proc/"+base+"/task", buf, func(tid string) bool {
+		found = statAt(base+"/task/"+tid+"/ns/net") == id
+		return !found
+	})
+	return found
+}
+
+// procFd is /proc, open for the life of the process: stat calls relative to
+// it skip resolving "/proc" each time.
+var procFd, _ = unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+
+// statAt returns the namespace ID of a path relative to /proc, or the zero
+// ID if it cannot be read (the process is gone, or a zombie).
+func statAt(rel string) nsthread.ID {
+	var st unix.Stat_t
+	if err := unix.Fstatat(procFd, rel, &st, 0); err != nil {
+		return nsthread.ID{}
+	}
+	return nsthread.ID{Dev: st.Dev, Ino: st.Ino}
+}
+
+// readDir calls fn with each name in dir (but "." and "..") until fn
+// returns false, reading with getdents into buf to avoid allocating.
+func readDir(dir string, buf []byte, fn func(name string) bool) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return false
+		return err
 	}
-	tids, _ := f.Readdirnames(-1)
-	f.Close()
-	if len(tids) < 2 {
-		return false
-	}
-	for _, tid := range tids {
-		if got, err := nsthread.Stat(base + "/task/" + tid + "/ns/net"); err == nil && got == id {
-			return true
+	defer unix.Close(fd)
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names[:0])
+		for _, name := range names {
+			if !fn(name) {
+				return nil
+			}
 		}
 	}
-	return false
 }
 
 // processesIn returns the pids of the processes with a thread in namespace
 // id, sorted, leaving out this process. Zombies have no namespace and are
 // not listed.
 func processesIn(id nsthread.ID) ([]int, error) {
-	f, err := os.Open("/proc")
-	if err != nil {
-		return nil, fmt.Errorf("scan processes: %w", err)
-	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("scan processes: %w", err)
-	}
 	self := os.Getpid()
+	buf := make([]byte, 32<<10)
 	var pids []int
-	for _, n := range names {
-		pid, err := strconv.Atoi(n)
-		if err != nil || pid == self {
-			continue
-		}
-		if inNamespace(pid, id) {
+	err := readDir("/proc", buf[:16<<10], func(name string) bool {
+		pid, err := strconv.Atoi(name)
+		if err == nil && pid != self && inNamespace(pid, id, buf[16<<10:]) {
 			pids = append(pids, pid)
 		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan processes: %w", err)
 	}
 	sort.Ints(pids)
 	return pids, nil
@@ -128,7 +158,7 @@ func signalAll(pids []int, id nsthread.ID, sig unix.Signal, first bool) []int {
 		if err != nil {
 			continue // gone already
 		}
-		if !inNamespace(pid, id) && !first {
+		if !first && !inNamespace(pid, id, make([]byte, 8<<10)) {
 			unix.Close(fd)
 			continue
 		}
