@@ -3,7 +3,9 @@ package nsrun_test
 import (
 	"errors"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -159,4 +161,30 @@ func TestIntegrationCommandRunsLikeIPNetnsExec(t *testing.T) {
 	out, err = cmd.Output()
 	require.NoError(t, err)
 	assert.Equal(t, "kept\n", string(out))
+}
+
+func TestIntegrationCommandBindsEtcNetnsThroughSymlinks(t *testing.T) {
+	// /etc/X is a symlink into /run (as resolv.conf often is): the bind
+	// must land on the real file, inside the command's mount namespace only.
+	n := newNS(t)
+	link := "/etc/nsrun-test-" + n.Name()
+	target := "/run/nsrun-test-target-" + n.Name()
+	require.NoError(t, os.WriteFile(target, []byte("host\n"), 0o644))
+	t.Cleanup(func() { os.Remove(target) })
+	require.NoError(t, os.Symlink(target, link))
+	t.Cleanup(func() { os.Remove(link) })
+	etc := filepath.Join("/etc/netns", n.Name())
+	require.NoError(t, os.MkdirAll(etc, 0o755))
+	t.Cleanup(func() { os.RemoveAll(etc) })
+	require.NoError(t, os.WriteFile(filepath.Join(etc, filepath.Base(link)), []byte("inside\n"), 0o644))
+
+	out, err := n.Command("cat", link).Output()
+	require.NoError(t, err)
+	assert.Equal(t, "inside\n", string(out))
+	host, err := os.ReadFile(link)
+	require.NoError(t, err)
+	assert.Equal(t, "host\n", string(host), "the host still sees its own file")
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	assert.NotContains(t, string(mi), target, "no mount piles up on the host")
 }
