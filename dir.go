@@ -78,5 +78,21 @@ func prepareDir() error {
 		return fmt.Errorf("make %s a shared mount: %w", d, err)
 	}
 	dirReady.done = true
+	noFallbackTunnels()
 	return nil
+}
+
+// fbTunnels is the sysctl that decides whether a new namespace gets the
+// fallback devices of loaded tunnel modules (tunl0, sit0, ip6tnl0, ...).
+const fbTunnels = "/proc/sys/net/core/fb_tunnels_only_for_init_net"
+
+// noFallbackTunnels sets fbTunnels from 0 (every namespace) to 1 (only the
+// host's), so that new namespaces hold only lo whatever modules the host
+// has loaded. The host keeps its own devices; other values are left alone.
+// Best effort: a kernel without the sysctl, or a read-only /proc/sys,
+// changes nothing.
+func noFallbackTunnels() {
+	if b, err := os.ReadFile(fbTunnels); err == nil && len(b) > 0 && b[0] == '0' {
+		os.WriteFile(fbTunnels, []byte("1"), 0)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,4 +136,36 @@ func TestHelperHangs(t *testing.T) {
 	t.Log("NAMESPACE", n.Name())
 	require.NoError(t, n.Command("sleep", "60").Start())
 	time.Sleep(time.Minute)
+}
+
+func TestIntegrationWithoutPrivilegeSkipsOrFailsUnderStrict(t *testing.T) {
+	// Copy this test binary where an unprivileged user can run it.
+	dir, err := os.MkdirTemp("", "nstest-unpriv")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	bin := dir + "/nstest.test"
+	data, err := os.ReadFile("/proc/self/exe")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bin, data, 0o755))
+	for _, strict := range []string{"", "1"} {
+		cmd := exec.Command(bin, "-test.run=^TestHelperUnprivileged$", "-test.v")
+		cmd.Env = append(os.Environ(), helperEnv+"=1", nstest.StrictEnv+"="+strict)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if strict == "" {
+			require.NoError(t, err, "%s", out)
+			assert.Contains(t, string(out), "--- SKIP")
+			assert.Contains(t, string(out), "needs the privilege to create network namespaces")
+		} else {
+			require.Error(t, err, "%s", out)
+			assert.Contains(t, string(out), "--- FAIL")
+		}
+	}
+}
+
+func TestHelperUnprivileged(t *testing.T) {
+	helperOnly(t)
+	nstest.New(t)
+	t.Error("New must not return without privilege")
 }
