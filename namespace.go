@@ -226,19 +226,20 @@ func (n *Namespace) Keep() error {
 // SIGKILL after the kill grace; never this process, nor anything in the host
 // namespace), deletes the veth devices inside if links were configured
 // through Netlink (so their peers elsewhere go at once, not when the kernel
-// gets round to destroying the namespace), closes the fd, unmounts (MNT_DETACH, retrying while busy) and
-// removes the file and the owner record. It does not wait for the kernel's
-// asynchronous cleanup of the namespace. Delete works from any goroutine and
-// is idempotent; errors from each step are joined.
+// gets round to destroying the namespace), closes the fd, unmounts
+// (MNT_DETACH, retrying while busy) and removes the file, then, for a
+// namespace this module made, the owner record and /etc/netns/NAME. It does
+// not wait for the kernel's asynchronous cleanup of the namespace. Delete
+// works from any goroutine and is idempotent; errors from each step are
+// joined.
 func (n *Namespace) Delete() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.deleted {
 		return nil
 	}
-	n.deleted = true
 	var errs []error
-	if err := killAll(n.id, n.trackedPids(), n.grace); err != nil {
+	if err := killAll(idSet{n.id: true}, n.trackedPids(), n.grace); err != nil {
 		errs = append(errs, err)
 	}
 	if n.nl != nil {
@@ -246,17 +247,53 @@ func (n *Namespace) Delete() error {
 			errs = append(errs, err)
 		}
 	}
-	n.closeLocked()
-	if err := unmountAndRemove(n.path); err != nil {
-		errs = append(errs, err)
-	}
-	if err := removeRecord(n.name); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, n.removeLocked())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("delete network namespace %s: %w", n.name, err)
 	}
 	return nil
+}
+
+// DeleteGroup deletes namespaces that belong together (the nodes of one
+// topology, say) as Delete does each, but faster: one process scan for all,
+// and no veth deletion. Links between the namespaces of the group go with
+// them, in one batch of the kernel's asynchronous cleanup, instead of
+// costing an RCU grace period (10-30 ms) per request. Links to namespaces
+// outside the group go with that cleanup too, as with `ip netns del`.
+func DeleteGroup(nss ...*Namespace) error {
+	ids := idSet{}
+	var extra []int
+	grace := time.Duration(0)
+	var live []*Namespace
+	for _, n := range nss {
+		n.mu.Lock()
+		if !n.deleted {
+			live = append(live, n)
+			ids[n.id] = true
+			extra = append(extra, n.trackedPids()...)
+			grace = max(grace, n.grace)
+		}
+		n.mu.Unlock()
+	}
+	errs := []error{killAll(ids, extra, grace)}
+	for _, n := range live {
+		n.mu.Lock()
+		if !n.deleted {
+			if err := n.removeLocked(); err != nil {
+				errs = append(errs, fmt.Errorf("delete network namespace %s: %w", n.name, err))
+			}
+		}
+		n.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// removeLocked closes, unmounts and removes the namespace and what this
+// module keeps beside it.
+func (n *Namespace) removeLocked() error {
+	n.deleted = true
+	n.closeLocked()
+	return errors.Join(unmountAndRemove(n.path), removeOwned(n.name))
 }
 
 // unmountAndRemove unmounts path until nothing is mounted there (stacked

@@ -3,6 +3,7 @@ package nsrun_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"github.com/nsrun/nsrun"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
 )
 
 func TestIntegrationNewIsSeenByIP(t *testing.T) {
@@ -131,8 +133,13 @@ func TestIntegrationDeleteKillsProcessesFirst(t *testing.T) {
 	// One process that ignores SIGTERM, started through Command, and one
 	// started behind our back by `ip netns exec` and detached with setsid:
 	// the case where `ip netns del` alone leaves a nameless namespace alive.
-	stubborn := n.Command("sh", "-c", "trap '' TERM; while :; do sleep 0.05; done")
+	stubborn := n.Command("sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done")
+	ready, err := stubborn.StdoutPipe()
+	require.NoError(t, err)
 	require.NoError(t, stubborn.Start())
+	line := make([]byte, 6)
+	_, err = io.ReadFull(ready, line)
+	require.NoError(t, err, "the shell ignores SIGTERM from here on")
 	detached := exec.Command("ip", "netns", "exec", n.Name(), "setsid", "sleep", "60")
 	require.NoError(t, detached.Start())
 	waitPids(t, n, 2)
@@ -181,4 +188,40 @@ func waitPids(t *testing.T, n *nsrun.Namespace, want int) []int {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func TestIntegrationDeleteGroup(t *testing.T) {
+	t.Parallel()
+	a, b := newNS(t), newNS(t)
+	require.NoError(t, nsrun.WireNSIDs(a, b))
+	h, err := a.Netlink()
+	require.NoError(t, err)
+	require.NoError(t, h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "va"}, PeerName: "vb", PeerNamespace: netlink.NsFd(b.Fd())}))
+	for _, n := range []*nsrun.Namespace{a, b} {
+		require.NoError(t, n.Command("sleep", "60").Start())
+		require.NoError(t, os.MkdirAll(filepath.Join("/etc/netns", n.Name()), 0o755))
+	}
+	waitPids(t, a, 1)
+	waitPids(t, b, 1)
+
+	require.NoError(t, nsrun.DeleteGroup(a, b, a))
+	for _, n := range []*nsrun.Namespace{a, b} {
+		requireGone(t, n.Name())
+		_, err := os.Stat(filepath.Join("/etc/netns", n.Name()))
+		assert.True(t, errors.Is(err, os.ErrNotExist), "/etc/netns/%s goes with the namespace we made", n.Name())
+	}
+	require.NoError(t, a.Delete(), "already deleted")
+}
+
+func TestIntegrationDeleteLeavesOthersEtcNetns(t *testing.T) {
+	// /etc/netns/NAME of a namespace we did not make is not ours to remove.
+	name := fmt.Sprintf("nsrun-foreign-etc-%d", os.Getpid())
+	ip(t, "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	etc := filepath.Join("/etc/netns", name)
+	require.NoError(t, os.MkdirAll(etc, 0o755))
+	t.Cleanup(func() { os.RemoveAll(etc) })
+	require.NoError(t, nsrun.DeleteNamed(name))
+	_, err := os.Stat(etc)
+	assert.NoError(t, err)
 }

@@ -106,6 +106,18 @@ func replaceRecord(r Record) error {
 	return nil
 }
 
+// removeOwned removes, if name is a namespace this module made (it has an
+// owner record), its /etc/netns/NAME directory, then the record.
+func removeOwned(name string) error {
+	if _, err := os.Lstat(recordPath(name)); err != nil {
+		return nil
+	}
+	if err := os.RemoveAll(filepath.Join("/etc/netns", name)); err != nil {
+		return fmt.Errorf("remove /etc/netns/%s: %w", name, err)
+	}
+	return removeRecord(name)
+}
+
 func removeRecord(name string) error {
 	err := os.Remove(recordPath(name))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -191,5 +203,5 @@ func removeLeftover(name string) error {
 	if err != nil {
 		return err
 	}
-	return removeRecord(name)
+	return removeOwned(name)
 }

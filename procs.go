@@ -12,12 +12,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// inNamespace reports whether any thread of process pid is in namespace id.
-// A process whose main thread is elsewhere but one of whose threads is
-// inside (a Go program in setns, say) counts. buf is scratch space.
-func inNamespace(pid int, id nsthread.ID, buf []byte) bool {
+// idSet is a set of namespaces.
+type idSet map[nsthread.ID]bool
+
+// inNamespace reports whether any thread of process pid is in one of the
+// namespaces. A process whose main thread is elsewhere but one of whose
+// threads is inside (a Go program in setns, say) counts. buf is scratch.
+func inNamespace(pid int, ids idSet, buf []byte) bool {
 	base := strconv.Itoa(pid)
-	if statAt(base+"/ns/net") == id {
+	if ids[statAt(base+"/ns/net")] {
 		return true
 	}
 	// A task directory's link count is 2 + its number of threads: most
@@ -28,7 +31,7 @@ func inNamespace(pid int, id nsthread.ID, buf []byte) bool {
 	}
 	found := false
 	readDir("/proc/"+base+"/task", buf, func(tid string) bool {
-		found = statAt(base+"/task/"+tid+"/ns/net") == id
+		found = ids[statAt(base+"/task/"+tid+"/ns/net")]
 		return !found
 	})
 	return found
@@ -74,16 +77,16 @@ func readDir(dir string, buf []byte, fn func(name string) bool) error {
 	}
 }
 
-// processesIn returns the pids of the processes with a thread in namespace
-// id, sorted, leaving out this process. Zombies have no namespace and are
-// not listed.
-func processesIn(id nsthread.ID) ([]int, error) {
+// processesIn returns the pids of the processes with a thread in one of the
+// namespaces, sorted, leaving out this process. Zombies have no namespace
+// and are not listed.
+func processesIn(ids idSet) ([]int, error) {
 	self := os.Getpid()
 	buf := make([]byte, 32<<10)
 	var pids []int
 	err := readDir("/proc", buf[:16<<10], func(name string) bool {
 		pid, err := strconv.Atoi(name)
-		if err == nil && pid != self && inNamespace(pid, id, buf[16<<10:]) {
+		if err == nil && pid != self && inNamespace(pid, ids, buf[16<<10:]) {
 			pids = append(pids, pid)
 		}
 		return true
@@ -105,12 +108,18 @@ func protected(id nsthread.ID) bool {
 	return err == nil && init1 == id
 }
 
-// killAll ends every process in namespace id, plus the given extra pids
-// (processes we started that may not have entered it yet): SIGTERM, then
+// killAll ends every process in the namespaces, plus the given extra pids
+// (processes we started that may not have entered yet): SIGTERM, then
 // SIGKILL for those still there after grace, then it waits until none is
 // left. New processes that appear inside meanwhile are killed too.
-func killAll(id nsthread.ID, extra []int, grace time.Duration) error {
-	if protected(id) {
+// Protected namespaces are left out.
+func killAll(ids idSet, extra []int, grace time.Duration) error {
+	for id := range ids {
+		if protected(id) {
+			delete(ids, id)
+		}
+	}
+	if len(ids) == 0 {
 		return nil
 	}
 	deadline := time.Now().Add(grace)
@@ -119,7 +128,7 @@ func killAll(id nsthread.ID, extra []int, grace time.Duration) error {
 		sig = unix.SIGKILL
 	}
 	for round := 0; ; round++ {
-		pids, err := processesIn(id)
+		pids, err := processesIn(ids)
 		if err != nil {
 			return err
 		}
@@ -135,7 +144,7 @@ func killAll(id nsthread.ID, extra []int, grace time.Duration) error {
 		if round > 0 && sig == unix.SIGKILL && time.Since(deadline) > 10*time.Second {
 			return fmt.Errorf("kill processes: %v still in the namespace after SIGKILL", pids)
 		}
-		fds := signalAll(pids, id, sig, round == 0)
+		fds := signalAll(pids, ids, sig, round == 0)
 		wait := time.Until(deadline)
 		if sig == unix.SIGKILL || wait < 0 {
 			wait = 100 * time.Millisecond
@@ -151,14 +160,14 @@ func killAll(id nsthread.ID, extra []int, grace time.Duration) error {
 // with the pidfd held, that the pid still names a process inside (so a
 // recycled pid is never hit). Extra pids on the first round are signalled
 // without the check. It returns the pidfds.
-func signalAll(pids []int, id nsthread.ID, sig unix.Signal, first bool) []int {
+func signalAll(pids []int, ids idSet, sig unix.Signal, first bool) []int {
 	var fds []int
 	for _, pid := range pids {
 		fd, err := unix.PidfdOpen(pid, 0)
 		if err != nil {
 			continue // gone already
 		}
-		if !first && !inNamespace(pid, id, make([]byte, 8<<10)) {
+		if !first && !inNamespace(pid, ids, make([]byte, 8<<10)) {
 			unix.Close(fd)
 			continue
 		}

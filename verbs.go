@@ -74,10 +74,10 @@ func DeleteNamed(name string) error {
 	n, err := open(name, path)
 	if err != nil {
 		// Not (or no longer) a namespace: remove the stale file.
-		if err := unmountAndRemove(path); err != nil {
+		if err := errors.Join(unmountAndRemove(path), removeOwned(name)); err != nil {
 			return fmt.Errorf("delete network namespace %s: %w", name, err)
 		}
-		return removeRecord(name)
+		return nil
 	}
 	return n.Delete()
 }
@@ -136,11 +136,11 @@ func Pids(name string) ([]int, error) {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	defer n.Close()
-	return processesIn(n.id)
+	return processesIn(idSet{n.id: true})
 }
 
 // Pids returns the processes, other than the calling one, with a thread in n.
-func (n *Namespace) Pids() ([]int, error) { return processesIn(n.id) }
+func (n *Namespace) Pids() ([]int, error) { return processesIn(idSet{n.id: true}) }
 
 // IDFilter selects what ListIDs reports, as the options of `ip netns list-id`.
 type IDFilter struct {
