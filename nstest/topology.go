@@ -1,0 +1,48 @@
+package nstest
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/nsrun/nsrun/fixture"
+)
+
+// Topology builds spec (see fixture.New) for the test and tears it down in
+// tb.Cleanup: links, namespaces (processes inside killed) and /etc/netns
+// files. It returns once every link is up and every address usable. Get the
+// nodes with Node, their addresses with IPv4, IPv6 or Addrs, and inject
+// faults with Link, Partition and Heal.
+//
+// An invalid spec fails the test; a lack of privilege skips it (or fails it
+// under NSTEST_STRICT=1), as New does. Topology is safe in parallel tests:
+// each topology has its own uniquely named namespaces.
+//
+//	f := nstest.Topology(t, fixture.Pair("client", "server"))
+//	conn, err := f.Node("client").Dial("tcp", net.JoinHostPort(f.IPv4("server").String(), "80"))
+func Topology(tb testing.TB, spec *fixture.Spec) *fixture.Fixture {
+	tb.Helper()
+	f, err := fixture.New(tb.Context(), spec)
+	if err != nil {
+		if errors.Is(err, fixture.ErrInvalid) {
+			tb.Fatalf("nstest: %v", err)
+		}
+		SkipOrFail(tb, err)
+	}
+	tb.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			tb.Errorf("nstest: %v", err)
+		}
+	})
+	return f
+}
+
+// TopologyFile is Topology for a topology file (YAML or JSON, see
+// fixture.Load); a file that does not load fails the test.
+func TopologyFile(tb testing.TB, path string) *fixture.Fixture {
+	tb.Helper()
+	spec, err := fixture.Load(path)
+	if err != nil {
+		tb.Fatalf("nstest: %v", err)
+	}
+	return Topology(tb, spec)
+}

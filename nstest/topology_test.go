@@ -1,0 +1,79 @@
+package nstest_test
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nsrun/nsrun/fixture"
+	"github.com/nsrun/nsrun/nstest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIntegrationTopology(t *testing.T) {
+	var names []string
+	t.Run("inner", func(t *testing.T) {
+		f := nstest.Topology(t, fixture.Pair("client", "server"))
+		for _, n := range f.Nodes() {
+			names = append(names, f.Node(n).Name())
+		}
+		ln, err := f.Node("server").Listen("tcp", net.JoinHostPort(f.IPv6("server").String(), "0"))
+		require.NoError(t, err)
+		defer ln.Close()
+		c, err := f.Node("client").Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		c.Close()
+	})
+	require.Len(t, names, 2)
+	requireNoneLeft(t, names)
+	for _, n := range names {
+		assert.NoDirExists(t, filepath.Join("/etc/netns", n))
+	}
+}
+
+func TestIntegrationTopologyFile(t *testing.T) {
+	f := nstest.TopologyFile(t, filepath.Join("..", "examples", "lan.yaml"))
+	assert.Equal(t, []string{"sw", "h1", "h2", "h3", "h4"}, f.Nodes())
+	out, err := f.Node("h1").Command("getent", "hosts", "h4").Output()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "h4")
+}
+
+// TestIntegrationTopologyFailures: a test that panics with a topology and a
+// process inside leaves nothing; an invalid spec fails the test, never skips it.
+func TestIntegrationTopologyFailures(t *testing.T) {
+	names, code := runHelper(t, "TestHelperTopologyPanics")
+	assert.NotEqual(t, 0, code)
+	requireNoneLeft(t, names)
+	for _, n := range names {
+		assert.NoDirExists(t, filepath.Join("/etc/netns", n))
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTopologyInvalid$", "-test.v")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "%s", out)
+	assert.Contains(t, string(out), `links[0].b: unknown node "nope"`)
+	assert.True(t, strings.Contains(string(out), "--- FAIL"), "%s", out)
+}
+
+func TestHelperTopologyPanics(t *testing.T) {
+	helperOnly(t)
+	f := nstest.Topology(t, fixture.LAN(2))
+	for _, n := range f.Nodes() {
+		t.Log("NAMESPACE", f.Node(n).Name())
+	}
+	require.NoError(t, f.Node("h1").Command("sleep", "60").Start())
+	panic("on purpose")
+}
+
+func TestHelperTopologyInvalid(t *testing.T) {
+	helperOnly(t)
+	spec := fixture.Pair("a", "b")
+	spec.Links[0].B.Node = "nope"
+	nstest.Topology(t, spec)
+}
