@@ -77,6 +77,10 @@ func (n *Namespace) DialContext(ctx context.Context, network, address string) (n
 // Netlink returns a netlink handle whose sockets live in the namespace, for
 // configuring links, addresses and routes in it from any goroutine. The
 // handle belongs to the Namespace: do not Close it; Close and Delete do.
+//
+// Warning: do not use the handle after Close or Delete. A closed
+// vishvananda/netlink handle does not fail: it silently makes its sockets
+// in the calling thread's namespace, which is usually the host's.
 func (n *Namespace) Netlink() (*netlink.Handle, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
