@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nsrun/nsrun/internal/mountns"
 	"github.com/nsrun/nsrun/internal/nsthread"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -61,8 +62,8 @@ func create(c config) (n *Namespace, err error) {
 	if err := prepareDir(); err != nil {
 		return nil, err
 	}
-	rec := Record{Name: c.name, PID: os.Getpid(), StartTicks: selfStart, Created: time.Now().UTC(),
-		Creator: c.creator, Command: os.Args}
+	rec := Record{Name: c.name, PID: os.Getpid(), StartTicks: selfStart, PIDNS: selfPIDNS,
+		Created: time.Now().UTC(), Creator: c.creator, Command: os.Args}
 	if err := claimRecord(rec); err != nil {
 		return nil, err
 	}
@@ -169,6 +170,39 @@ func (n *Namespace) Name() string { return n.name }
 
 // Path returns the namespace's file in Dir.
 func (n *Namespace) Path() string { return n.path }
+
+// Hostname returns the host name processes started by Command get (see
+// WithHostname), or "" if they keep the host's.
+func (n *Namespace) Hostname() string { return n.hostname }
+
+// EtcDir returns /etc/netns/NAME, the directory whose files Command (like
+// `ip netns exec`) binds over /etc for processes in the namespace, creating
+// it if needed. For a namespace this module made, it also records that the
+// directory belongs to the namespace, so Delete and Sweep remove it with
+// the namespace; a directory that existed before, or one for a namespace
+// we did not make, is left alone.
+func (n *Namespace) EtcDir() (string, error) {
+	dir := filepath.Join(mountns.EtcDir, n.name)
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	r, err := ReadRecord(n.name)
+	if errors.Is(err, os.ErrNotExist) {
+		return dir, nil
+	}
+	if err == nil {
+		r.Etc = true
+		err = replaceRecord(r)
+	}
+	if err != nil {
+		os.Remove(dir)
+		return "", fmt.Errorf("claim %s: %w", dir, err)
+	}
+	return dir, nil
+}
 
 // Fd returns the namespace's open fd, valid until Close or Delete; -1 after.
 func (n *Namespace) Fd() int {

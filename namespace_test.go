@@ -199,7 +199,9 @@ func TestIntegrationDeleteGroup(t *testing.T) {
 	require.NoError(t, h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "va"}, PeerName: "vb", PeerNamespace: netlink.NsFd(b.Fd())}))
 	for _, n := range []*nsrun.Namespace{a, b} {
 		require.NoError(t, n.Command("sleep", "60").Start())
-		require.NoError(t, os.MkdirAll(filepath.Join("/etc/netns", n.Name()), 0o755))
+		dir, err := n.EtcDir()
+		require.NoError(t, err)
+		assert.Equal(t, filepath.Join("/etc/netns", n.Name()), dir)
 	}
 	waitPids(t, a, 1)
 	waitPids(t, b, 1)
@@ -211,6 +213,22 @@ func TestIntegrationDeleteGroup(t *testing.T) {
 		assert.True(t, errors.Is(err, os.ErrNotExist), "/etc/netns/%s goes with the namespace we made", n.Name())
 	}
 	require.NoError(t, a.Delete(), "already deleted")
+}
+
+func TestIntegrationDeleteLeavesAUsersEtcNetns(t *testing.T) {
+	// The user wrote /etc/netns/NAME before the namespace existed (for
+	// `nsrun --name NAME`, say): it is configuration, not ours to remove.
+	name := fmt.Sprintf("nsrun-users-etc-%d", os.Getpid())
+	etc := filepath.Join("/etc/netns", name)
+	require.NoError(t, os.MkdirAll(etc, 0o755))
+	t.Cleanup(func() { os.RemoveAll(etc) })
+	n := newNS(t, nsrun.WithName(name))
+	dir, err := n.EtcDir()
+	require.NoError(t, err)
+	assert.Equal(t, etc, dir)
+	require.NoError(t, n.Delete())
+	_, err = os.Stat(etc)
+	assert.NoError(t, err)
 }
 
 func TestIntegrationDeleteLeavesOthersEtcNetns(t *testing.T) {

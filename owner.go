@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nsrun/nsrun/internal/mountns"
+	"golang.org/x/sys/unix"
 )
 
 // Record is the owner record of a namespace made by this module: who made
@@ -25,17 +28,43 @@ type Record struct {
 	Created    time.Time `json:"created"`
 	Creator    string    `json:"creator"` // "nsrun", "nstest", "fixture", ...
 	Command    []string  `json:"command,omitempty"`
-	Kept       bool      `json:"kept,omitempty"` // kept on purpose (nsrun --keep, nsrun up): Sweep leaves it
+	Kept       bool      `json:"kept,omitempty"`  // kept on purpose (nsrun --keep, nsrun up): Sweep leaves it
+	PIDNS      uint64    `json:"pidns,omitempty"` // inode of the owner's PID namespace, in which PID is valid
+	Etc        bool      `json:"etc,omitempty"`   // /etc/netns/NAME was made for it (EtcDir): removed with it
 }
 
 // OwnerAlive reports whether the process that made the namespace still runs.
-// A kept record counts as alive.
+// A kept record counts as alive. An owner in another PID namespace (a
+// container, or a run under nsrun) cannot be looked up by pid from here: it
+// counts as alive while any process is left in that PID namespace.
 func (r Record) OwnerAlive() bool {
 	if r.Kept {
 		return true
 	}
+	if r.PIDNS != 0 && r.PIDNS != selfPIDNS {
+		return pidnsInUse(r.PIDNS)
+	}
 	start, err := startTicks(r.PID)
 	return err == nil && start == r.StartTicks
+}
+
+var selfPIDNS = func() uint64 {
+	var st unix.Stat_t
+	unix.Stat("/proc/self/ns/pid", &st)
+	return st.Ino
+}()
+
+// pidnsInUse reports whether some process is in the PID namespace ino.
+func pidnsInUse(ino uint64) bool {
+	found := false
+	readDir("/proc", make([]byte, 16<<10), func(name string) bool {
+		var st unix.Stat_t
+		if name[0] >= '0' && name[0] <= '9' && unix.Fstatat(procFd, name+"/ns/pid", &st, 0) == nil && st.Ino == ino {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // startTicks returns field 22 of /proc/PID/stat: the process start time in
@@ -106,14 +135,18 @@ func replaceRecord(r Record) error {
 	return nil
 }
 
-// removeOwned removes, if name is a namespace this module made (it has an
-// owner record), its /etc/netns/NAME directory, then the record.
+// removeOwned removes what this module keeps beside the namespace called
+// name: its /etc/netns/NAME directory if EtcDir made it (a directory the
+// user wrote is never touched), then its owner record.
 func removeOwned(name string) error {
-	if _, err := os.Lstat(recordPath(name)); err != nil {
-		return nil
+	r, err := ReadRecord(name)
+	if err != nil {
+		return removeRecord(name) // none, or unreadable
 	}
-	if err := os.RemoveAll(filepath.Join("/etc/netns", name)); err != nil {
-		return fmt.Errorf("remove /etc/netns/%s: %w", name, err)
+	if r.Etc {
+		if err := os.RemoveAll(filepath.Join(mountns.EtcDir, name)); err != nil {
+			return fmt.Errorf("remove %s/%s: %w", mountns.EtcDir, name, err)
+		}
 	}
 	return removeRecord(name)
 }

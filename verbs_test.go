@@ -258,3 +258,30 @@ func recordNames(rs []nsrun.Record) []string {
 	}
 	return out
 }
+
+func TestIntegrationOwnerInAnotherPIDNamespace(t *testing.T) {
+	t.Parallel()
+	// An owner whose pid is only meaningful in another PID namespace counts
+	// as alive while that PID namespace has processes, and dead after.
+	other := exec.Command("unshare", "--pid", "--fork", "--kill-child", "sleep", "60")
+	require.NoError(t, other.Start())
+	var ino uint64
+	require.Eventually(t, func() bool {
+		// The forked child is the one in the new PID namespace.
+		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", other.Process.Pid, other.Process.Pid))
+		if len(strings.Fields(string(kids))) == 0 {
+			return false
+		}
+		var st syscall.Stat_t
+		if syscall.Stat("/proc/"+strings.Fields(string(kids))[0]+"/ns/pid", &st) != nil {
+			return false
+		}
+		ino = st.Ino
+		return true
+	}, 5*time.Second, 5*time.Millisecond)
+	rec := nsrun.Record{Name: "x", PID: 1, StartTicks: 1, PIDNS: ino}
+	assert.True(t, rec.OwnerAlive(), "pid 1 of a live PID namespace")
+	other.Process.Kill()
+	other.Wait()
+	assert.Eventually(t, func() bool { return !rec.OwnerAlive() }, 5*time.Second, 10*time.Millisecond)
+}
