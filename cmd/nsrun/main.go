@@ -1,0 +1,12 @@
+// Command nsrun runs a command in a throwaway network namespace (or a whole
+// topology of them), then removes everything. Run `nsrun --help`.
+package main
+
+import (
+	"context"
+	"os"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

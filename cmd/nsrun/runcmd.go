@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/runner"
+)
+
+// runCmd is the default command: nsrun [flags] [--] COMMAND [ARG...].
+func (a *app) runCmd(ctx context.Context, args []string) int {
+	var o runOpts
+	fs := flagSet("nsrun")
+	o.register(fs, a)
+	o.registerRun(fs)
+	if code, done := a.parse(fs, args, runUsage); done {
+		return code
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		return a.fail(usageError{"no command given", "nsrun"})
+	}
+	if err := o.check(); err != nil {
+		return a.fail(usageError{err.Error(), "nsrun"})
+	}
+	u, err := o.resolveUser()
+	if err != nil {
+		return a.fail(err)
+	}
+	// Catch signals before anything exists, so none can kill us halfway.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, runner.Forwarded...)
+	defer signal.Stop(sigs)
+	return a.runIn(ctx, &o, argv, u, sigs)
+}
+
+// runIn creates the session, runs argv in it, and tears it down (or keeps
+// it). It returns the exit code.
+func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *runner.User, sigs chan os.Signal) int {
+	sum := newSummary(argv)
+	// Leftovers of dead runs go first; that touches only namespaces whose
+	// owner died, so it overlaps with making ours.
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		a.sweep()
+	}()
+	s, err := a.newSession(ctx, o)
+	<-swept
+	sum.setupDone(s, o.jsonFile != "")
+	if err != nil {
+		err = permissionHint(err)
+		sum.Error = err.Error()
+		return a.report(o, sum, a.fail(err))
+	}
+	st, err := o.command(a, s, argv, u).Run(ctx, sigs)
+	sum.ran(st, err)
+	code := st.ExitCode()
+	if err != nil {
+		code = a.fail(err)
+	}
+	if err := a.end(o, s); err != nil {
+		sum.Error = err.Error()
+		code = a.fail(fmt.Errorf("%w (the command ended with %s)", err, st))
+	}
+	return a.report(o, sum, code)
+}
+
+// sweep removes leftovers of runs whose owner died, as every run does first.
+// A failure here is worth a warning, not a failed run.
+func (a *app) sweep() {
+	swept, err := nsrun.Sweep(false)
+	for _, r := range swept {
+		a.logf("removed leftover namespace %s (owner pid %d is gone)", r.Name, r.PID)
+	}
+	if err != nil {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		fmt.Fprintf(a.stderr, "nsrun: warning: remove leftovers: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+}
+
+// end tears the session down, or with --keep leaves it up and says how to
+// enter and remove it.
+func (a *app) end(o *runOpts, s *session) error {
+	if !o.keep {
+		if err := s.teardown(); err != nil {
+			return err
+		}
+		a.logf("removed %s", s.what)
+		return nil
+	}
+	if err := s.keep(); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "nsrun: kept %s\n", s.what)
+	fmt.Fprintf(a.stderr, "  enter:  sudo nsrun exec %s -- $SHELL   (or: sudo ip netns exec %s $SHELL)\n", s.ns.Name(), s.ns.Name())
+	fmt.Fprintf(a.stderr, "  remove: sudo nsrun down %s\n", s.downName)
+	return nil
+}
+
+// report writes the --json summary, if asked for, and returns code.
+func (a *app) report(o *runOpts, sum *summary, code int) int {
+	if o.jsonFile == "" {
+		return code
+	}
+	sum.finish(code, o.keep)
+	if err := sum.write(o.jsonFile); err != nil {
+		return a.fail(err)
+	}
+	return code
+}
+
+// permissionHint says what to do about a permission error.
+func permissionHint(err error) error {
+	if !errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	return fmt.Errorf("%w (nsrun needs root, or CAP_SYS_ADMIN and CAP_NET_ADMIN: run it with sudo; in a container, --privileged)", err)
+}
+
+// setenv returns env with key set to value, replacing an inherited one.
+func setenv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+value)
+}

@@ -1,0 +1,35 @@
+// Package runner starts and supervises a command inside a network namespace,
+// the way nsrun runs its payload.
+//
+// A Cmd runs in its own PID namespace and mount namespace. Its first process
+// is a reaper: this very binary, re-executed with a marker in argv[0] that an
+// init function of this package recognises, so nothing of the importing
+// program runs in it. The reaper is PID 1 of the new PID namespace. It makes
+// every mount a slave, mounts a sysfs showing the namespace's links and a
+// fresh /proc, binds /etc/netns/NAME/* over /etc as `ip netns exec` does,
+// gives the run a private namespace directory holding only its own
+// namespaces (Cmd.Expose), so that those the payload makes die with it and
+// are never swept from the host, sets the hostname (optional), and starts
+// the payload with the requested
+// credentials in its own process group, as the terminal's foreground group
+// when the caller owns the terminal. It forwards SIGINT, SIGTERM, SIGHUP and
+// SIGQUIT to that group, reaps every process that ends up in the namespace,
+// and exits when the payload does, which makes the kernel kill whatever the
+// payload left behind: no daemon outlives the run, no zombie piles up.
+//
+// The reaper is started from a thread inside the namespace (Namespace.Do)
+// with PR_SET_PDEATHSIG=SIGKILL, so if the supervising program is killed
+// with SIGKILL, the whole tree dies too; the namespace itself is then left
+// for nsrun.Sweep.
+//
+// Exit status follows env(1) and timeout(1): Status.ExitCode gives the
+// payload's own code, 128+N if it died from signal N, 124 if it was stopped
+// by Cmd.Timeout. Failures before the payload runs are an *Error with Code
+// 125 (the runner failed), 126 (not executable) or 127 (not found).
+//
+// Cmd.NoPIDNamespace gives `ip netns exec` semantics instead: the
+// re-executed process prepares the mount namespace and becomes the payload,
+// and what the payload leaves behind survives it.
+//
+// Start needs root (CAP_SYS_ADMIN); importing the package needs nothing.
+package runner
