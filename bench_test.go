@@ -19,7 +19,9 @@ import (
 //	go test -run '^$' -bench . -benchtime 2s .
 //
 // x-floor is ours / floor (lower is better); shell/x is shell / ours
-// (higher is better).
+// (higher is better). BenchmarkNewDelete also reports x-floor+scan: ours
+// against the floor plus the /proc scan Delete needs to find (and kill)
+// the processes inside, which the bare syscalls skip.
 
 type timer struct{ d time.Duration }
 
@@ -63,7 +65,7 @@ func BenchmarkNewDelete(b *testing.B) {
 	} else {
 		b.Skip(err)
 	}
-	var ours, floor, shell timer
+	var ours, floor, scan, shell timer
 	for i := 0; i < b.N; i++ {
 		ours.time(b, func() error {
 			n, err := nsrun.New()
@@ -71,6 +73,18 @@ func BenchmarkNewDelete(b *testing.B) {
 				return err
 			}
 			return n.Delete()
+		})
+		// The floor plus the one thing Delete must do that the floor does
+		// not: scan /proc for processes inside, to kill them.
+		scanned := fmt.Sprintf("nsrun-floorscan-%d", i)
+		scan.time(b, func() error {
+			if err := nsthread.FloorCreate(filepath.Join(nsrun.Dir(), scanned)); err != nil {
+				return err
+			}
+			if _, err := nsrun.Pids(scanned); err != nil {
+				return err
+			}
+			return nsthread.FloorDelete(filepath.Join(nsrun.Dir(), scanned))
 		})
 		path := filepath.Join(nsrun.Dir(), fmt.Sprintf("nsrun-floor-%d", i))
 		floor.time(b, func() error {
@@ -90,6 +104,7 @@ func BenchmarkNewDelete(b *testing.B) {
 		})
 	}
 	report(b, &ours, &floor, &shell)
+	b.ReportMetric(float64(ours.d)/float64(scan.d), "x-floor+scan")
 }
 
 // BenchmarkDo: an empty Do against two bare setns calls on a locked thread.

@@ -28,7 +28,9 @@ type Namespace struct {
 	hostname   string
 
 	mu      sync.Mutex
-	fd      int // -1 once closed
+	owned   bool // made by New: the owner record is ours
+	etc     bool // EtcDir made /etc/netns/NAME for it
+	fd      int  // -1 once closed
 	nl      *netlink.Handle
 	cmds    []*exec.Cmd
 	deleted bool
@@ -87,7 +89,7 @@ func create(c config) (n *Namespace, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.grace, n.hostname = c.grace, c.hostname
+	n.grace, n.hostname, n.owned = c.grace, c.hostname, true
 	return n, nil
 }
 
@@ -196,6 +198,11 @@ func (n *Namespace) EtcDir() (string, error) {
 	if err == nil {
 		r.Etc = true
 		err = replaceRecord(r)
+	}
+	if err == nil {
+		n.mu.Lock()
+		n.etc = true
+		n.mu.Unlock()
 	}
 	if err != nil {
 		os.Remove(dir)
@@ -323,11 +330,21 @@ func DeleteGroup(nss ...*Namespace) error {
 }
 
 // removeLocked closes, unmounts and removes the namespace and what this
-// module keeps beside it.
+// module keeps beside it. A namespace New made knows what that is; for
+// others the owner record, if any, says.
 func (n *Namespace) removeLocked() error {
 	n.deleted = true
 	n.closeLocked()
-	return errors.Join(unmountAndRemove(n.path), removeOwned(n.name))
+	errs := []error{unmountAndRemove(n.path)}
+	switch {
+	case !n.owned:
+		errs = append(errs, removeOwned(n.name))
+	case n.etc:
+		errs = append(errs, os.RemoveAll(filepath.Join(mountns.EtcDir, n.name)), removeRecord(n.name))
+	default:
+		errs = append(errs, removeRecord(n.name))
+	}
+	return errors.Join(errs...)
 }
 
 // unmountAndRemove unmounts path until nothing is mounted there (stacked

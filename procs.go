@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/nsrun/nsrun/internal/nsthread"
 	"golang.org/x/sys/unix"
@@ -15,12 +16,24 @@ import (
 // idSet is a set of namespaces.
 type idSet map[nsthread.ID]bool
 
+// links returns the set as the targets of their /proc/PID/ns/net links
+// ("net:[INODE]"): reading a link costs half a stat of it, and all network
+// namespaces share nsfs's one device, so the inode decides.
+func (ids idSet) links() map[string]bool {
+	out := make(map[string]bool, len(ids))
+	for id := range ids {
+		out[id.String()] = true
+	}
+	return out
+}
+
 // inNamespace reports whether any thread of process pid is in one of the
-// namespaces. A process whose main thread is elsewhere but one of whose
-// threads is inside (a Go program in setns, say) counts. buf is scratch.
-func inNamespace(pid int, ids idSet, buf []byte) bool {
+// namespaces, given as links(). A process whose main thread is elsewhere
+// but one of whose threads is inside (a Go program in setns, say) counts.
+// buf is scratch space.
+func inNamespace(pid int, links map[string]bool, buf []byte) bool {
 	base := strconv.Itoa(pid)
-	if ids[statAt(base+"/ns/net")] {
+	if links[linkAt(base+"/ns/net", buf)] {
 		return true
 	}
 	// A task directory's link count is 2 + its number of threads: most
@@ -30,8 +43,8 @@ func inNamespace(pid int, ids idSet, buf []byte) bool {
 		return false
 	}
 	found := false
-	readDir("/proc/"+base+"/task", buf, func(tid string) bool {
-		found = ids[statAt(base+"/task/"+tid+"/ns/net")]
+	readDir("/proc/"+base+"/task", buf[:len(buf)-64], func(tid string) bool {
+		found = links[linkAt(base+"/task/"+tid+"/ns/net", buf[len(buf)-64:])]
 		return !found
 	})
 	return found
@@ -41,14 +54,15 @@ func inNamespace(pid int, ids idSet, buf []byte) bool {
 // it skip resolving "/proc" each time.
 var procFd, _ = unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 
-// statAt returns the namespace ID of a path relative to /proc, or the zero
-// ID if it cannot be read (the process is gone, or a zombie).
-func statAt(rel string) nsthread.ID {
-	var st unix.Stat_t
-	if err := unix.Fstatat(procFd, rel, &st, 0); err != nil {
-		return nsthread.ID{}
+// linkAt returns the target of a namespace link relative to /proc, read
+// into buf, or "" if it cannot be read (the process is gone, or a zombie).
+// The string shares buf's memory: use it before buf is reused.
+func linkAt(rel string, buf []byte) string {
+	n, err := unix.Readlinkat(procFd, rel, buf[:64])
+	if err != nil {
+		return ""
 	}
-	return nsthread.ID{Dev: st.Dev, Ino: st.Ino}
+	return unsafe.String(&buf[0], n)
 }
 
 // readDir calls fn with each name in dir (but "." and "..") until fn
@@ -82,11 +96,12 @@ func readDir(dir string, buf []byte, fn func(name string) bool) error {
 // and are not listed.
 func processesIn(ids idSet) ([]int, error) {
 	self := os.Getpid()
+	links := ids.links()
 	buf := make([]byte, 32<<10)
 	var pids []int
 	err := readDir("/proc", buf[:16<<10], func(name string) bool {
 		pid, err := strconv.Atoi(name)
-		if err == nil && pid != self && inNamespace(pid, ids, buf[16<<10:]) {
+		if err == nil && pid != self && inNamespace(pid, links, buf[16<<10:]) {
 			pids = append(pids, pid)
 		}
 		return true
@@ -167,7 +182,7 @@ func signalAll(pids []int, ids idSet, sig unix.Signal, first bool) []int {
 		if err != nil {
 			continue // gone already
 		}
-		if !first && !inNamespace(pid, ids, make([]byte, 8<<10)) {
+		if !first && !inNamespace(pid, ids.links(), make([]byte, 8<<10)) {
 			unix.Close(fd)
 			continue
 		}
