@@ -3,6 +3,7 @@ package runner
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/nsrun/nsrun/runner/internal/reaper"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultGrace is how long Run waits after a SIGTERM (forwarded, timeout or
@@ -53,11 +57,13 @@ type Cmd struct {
 	// DefaultGrace.
 	Grace time.Duration
 
-	ns       *nsrun.Namespace
+	netns    string           // the namespace's name
+	ns       *nsrun.Namespace // nil until Enter, for a CommandNamed
+	enter    *os.File         // our end of the reaper's namespace socket, until Enter
 	cmd      *exec.Cmd
 	ctty     *os.File      // non-nil when the payload took the terminal
 	ready    chan struct{} // closed once signals reach the payload
-	reports  chan report
+	reports  chan reaper.Report
 	timedOut atomic.Bool
 	killed   atomic.Bool
 }
@@ -65,12 +71,25 @@ type Cmd struct {
 // Command returns a Cmd that runs name with arg inside ns. The namespace
 // must stay open until Wait returns; the caller still owns it.
 func Command(ns *nsrun.Namespace, name string, arg ...string) *Cmd {
-	return &Cmd{Args: append([]string{name}, arg...), ns: ns}
+	return &Cmd{Args: append([]string{name}, arg...), netns: ns.Name(), ns: ns}
+}
+
+// CommandNamed returns a Cmd that runs name with arg inside the namespace
+// that will be called netns, so that its reaper can start (Start) while the
+// namespace is still being made, and Enter hands the namespace over. The
+// payload itself starts only after Enter. Use it with a PID namespace: with
+// NoPIDNamespace, the namespace's name may be missing from the payload's
+// view of the namespace directory.
+func CommandNamed(netns, name string, arg ...string) *Cmd {
+	return &Cmd{Args: append([]string{name}, arg...), netns: netns}
 }
 
 // Start starts the reaper (or, with NoPIDNamespace, the trampoline that
-// becomes the payload) inside the namespace and returns without waiting.
-// An error is an *Error.
+// becomes the payload) and returns without waiting. The reaper starts in
+// the caller's network namespace and joins the command's own, on its main
+// thread, once Enter hands it over; for a Cmd from Command, Start does that
+// at once. A Cmd from CommandNamed that is never entered must be ended with
+// Kill and Wait. An error is an *Error.
 func (c *Cmd) Start() error {
 	if c.cmd != nil {
 		return failed("start %s: already started", c.name())
@@ -82,17 +101,78 @@ func (c *Cmd) Start() error {
 	if err != nil {
 		return failed("create report pipe: %w", err)
 	}
-	cmd := c.reaperCmd(repW)
-	err = c.ns.Do(func() error { return cmd.Start() })
-	_ = repW.Close()
+	enter, enterChild, err := socketPair()
 	if err != nil {
 		_ = repR.Close()
-		c.restoreTerminal() // a child that failed to exec may have taken it
-		return failed("start %s in %s: %w", c.name(), c.ns.Name(), err)
+		_ = repW.Close()
+		return failed("create namespace socket: %w", err)
 	}
-	c.cmd = cmd
-	c.ready, c.reports = make(chan struct{}), make(chan report, 1)
+	cmd := c.reaperCmd(repW, enterChild)
+	err = cmd.Start()
+	_ = repW.Close()
+	_ = enterChild.Close()
+	if err != nil {
+		_ = repR.Close()
+		_ = enter.Close()
+		c.restoreTerminal() // a child that failed to exec may have taken it
+		return failed("start %s in %s: %w", c.name(), c.netns, err)
+	}
+	c.cmd, c.enter = cmd, enter
+	c.ready, c.reports = make(chan struct{}), make(chan reaper.Report, 1)
 	go readReport(repR, c.ready, c.reports)
+	if c.ns == nil {
+		return nil
+	}
+	return c.Enter(c.ns)
+}
+
+// abort ends a reaper that was not entered after err, and returns the
+// reaper's own error if it reported one (it failed before Enter), else err.
+func (c *Cmd) abort(err error) error {
+	_ = c.cmd.Process.Kill()
+	if _, werr := c.Wait(); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// socketPair returns the two ends of a unix socket (close-on-exec) that
+// carries the namespace to the reaper.
+func socketPair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "netns"), os.NewFile(uintptr(fds[1]), "netns"), nil
+}
+
+// Enter hands ns, which must be the namespace named at CommandNamed, to the
+// started reaper, which joins it, checks that it did by inode, prepares
+// the mount namespace and starts the payload. It is called once, after
+// Start and before Wait (Start calls it for a Cmd from Command). On error
+// the reaper is ended and waited for, and the error, an *Error, is the
+// reaper's own if it failed before Enter.
+func (c *Cmd) Enter(ns *nsrun.Namespace) error {
+	if c.enter == nil || c.cmd == nil {
+		return failed("enter %s: not started, or entered already", c.netns)
+	}
+	defer func() {
+		_ = c.enter.Close()
+		c.enter = nil
+	}()
+	if ns.Name() != c.netns {
+		return c.abort(failed("enter %s: the command was started for %s", ns.Name(), c.netns))
+	}
+	fd := ns.Fd()
+	id, err := nsthread.Fstat(fd)
+	if err != nil {
+		return c.abort(failed("enter %s: %w", c.netns, err))
+	}
+	c.ns = ns
+	msg := fmt.Sprintf("%d %d", id.Dev, id.Ino)
+	if err := unix.Sendmsg(int(c.enter.Fd()), []byte(msg), unix.UnixRights(fd), nil, unix.MSG_NOSIGNAL); err != nil {
+		return c.abort(failed("enter %s: send namespace to reaper: %w", c.netns, err))
+	}
 	return nil
 }
 
@@ -106,16 +186,17 @@ func (c *Cmd) name() string {
 
 // reaperCmd builds the re-execution of this binary that becomes PID 1.
 // Everything the reaper needs travels in its argv, environment (the
-// payload's) and working directory, so it never waits for us.
-func (c *Cmd) reaperCmd(rep *os.File) *exec.Cmd {
+// payload's) and working directory, except the network namespace, which
+// Enter sends on the socket enter (the reaper's fd 4).
+func (c *Cmd) reaperCmd(rep, enter *os.File) *exec.Cmd {
 	c.ctty = foregroundTTY(c.Stdin)
 	env := c.Env
 	if env == nil {
 		env = os.Environ()
 	}
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: c.spec().argv(), Env: userEnv(env, c.User), Dir: c.Dir}
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: c.spec().Argv(), Env: userEnv(env, c.User), Dir: c.Dir}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
-	cmd.ExtraFiles = []*os.File{rep}
+	cmd.ExtraFiles = []*os.File{rep, enter}
 	flags := uintptr(syscall.CLONE_NEWNS)
 	if !c.NoPIDNamespace {
 		flags |= syscall.CLONE_NEWPID
@@ -139,9 +220,9 @@ func (c *Cmd) reaperCmd(rep *os.File) *exec.Cmd {
 }
 
 // spec describes the payload for the reaper.
-func (c *Cmd) spec() spec {
-	s := spec{
-		Netns: c.ns.Name(), Hostname: c.Hostname, PIDNamespace: !c.NoPIDNamespace,
+func (c *Cmd) spec() reaper.Spec {
+	s := reaper.Spec{
+		Netns: c.netns, Hostname: c.Hostname, PIDNamespace: !c.NoPIDNamespace,
 		Foreground: c.ctty != nil && !c.NoPIDNamespace, Args: c.Args,
 	}
 	if c.User != nil {
@@ -150,7 +231,7 @@ func (c *Cmd) spec() spec {
 	if !c.NoPIDNamespace {
 		s.NetnsDir, s.RecordDir = nsrun.Dir(), nsrun.RecordDir()
 		for _, ns := range c.Expose {
-			if ns != nil && ns.Name() != c.ns.Name() {
+			if ns != nil && ns.Name() != c.netns {
 				s.Expose = append(s.Expose, ns.Name())
 			}
 		}
@@ -162,11 +243,11 @@ func (c *Cmd) spec() spec {
 // signals (or EOF, when it exec'd the payload or died), then the report.
 // ready is closed in every case; a reaper that never reports yields the
 // zero report.
-func readReport(r *os.File, ready chan<- struct{}, out chan<- report) {
+func readReport(r *os.File, ready chan<- struct{}, out chan<- reaper.Report) {
 	defer r.Close()
 	br := bufio.NewReader(r)
 	line, err := br.ReadString('\n')
-	if err == nil && line == readyLine {
+	if err == nil && line == reaper.ReadyLine {
 		close(ready)
 		ready = nil
 		line, err = br.ReadString('\n')
@@ -174,9 +255,9 @@ func readReport(r *os.File, ready chan<- struct{}, out chan<- report) {
 	if ready != nil {
 		close(ready)
 	}
-	var rep report
+	var rep reaper.Report
 	if err == nil {
-		rep = decodeReport(line)
+		rep = reaper.DecodeReport(line)
 	}
 	out <- rep
 }

@@ -3,8 +3,9 @@
 //
 // A Cmd runs in its own PID namespace and mount namespace. Its first process
 // is a reaper: this very binary, re-executed with a marker in argv[0] that an
-// init function of this package recognises, so nothing of the importing
-// program runs in it. The reaper is PID 1 of the new PID namespace. It makes
+// init function of this package's internal reaper package recognises early
+// in package initialisation, so nothing of the importing program runs in
+// it. The reaper is PID 1 of the new PID namespace. It makes
 // every mount a slave, mounts a sysfs showing the namespace's links and a
 // fresh /proc, binds /etc/netns/NAME/* over /etc as `ip netns exec` does,
 // gives the run a private namespace directory holding only its own
@@ -17,10 +18,13 @@
 // and exits when the payload does, which makes the kernel kill whatever the
 // payload left behind: no daemon outlives the run, no zombie piles up.
 //
-// The reaper is started from a thread inside the namespace (Namespace.Do)
-// with PR_SET_PDEATHSIG=SIGKILL, so if the supervising program is killed
-// with SIGKILL, the whole tree dies too; the namespace itself is then left
-// for nsrun.Sweep.
+// The reaper is started with PR_SET_PDEATHSIG=SIGKILL, so if the
+// supervising program is killed with SIGKILL, the whole tree dies too; the
+// namespace itself is then left for nsrun.Sweep. It starts in the caller's
+// network namespace and receives the command's own as an fd (Cmd.Enter),
+// which it joins on its main thread, verified by inode, before it mounts
+// sysfs or starts the payload. CommandNamed lets the reaper start while
+// the namespace is still being made, which hides most of its start-up.
 //
 // Exit status follows env(1) and timeout(1): Status.ExitCode gives the
 // payload's own code, 128+N if it died from signal N, 124 if it was stopped

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Run starts c and waits for it, supervising it as nsrun does:
+// Run starts c (unless Start was called) and waits for it, supervising it
+// as nsrun does:
 //
 //   - each signal received on sigs is forwarded to the payload's group;
 //     a second SIGINT kills the whole tree at once, and so does Grace
@@ -20,8 +21,10 @@ import (
 // Forwarded) before creating the namespace, so that no signal is lost.
 // Errors are as for Start and Wait.
 func (c *Cmd) Run(ctx context.Context, sigs <-chan os.Signal) (Status, error) {
-	if err := c.Start(); err != nil {
-		return Status{}, err
+	if c.cmd == nil {
+		if err := c.Start(); err != nil {
+			return Status{}, err
+		}
 	}
 	type result struct {
 		st  Status

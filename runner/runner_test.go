@@ -3,6 +3,7 @@ package runner_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/nsrun/nsrun/runner"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -165,4 +167,61 @@ func TestEarlySignalReachesPayload(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 128+int(syscall.SIGHUP), st.ExitCode(), out.String())
 	assert.False(t, st.Killed)
+}
+
+func TestCommandNamedStartsBeforeTheNamespace(t *testing.T) {
+	name := fmt.Sprintf("runner-early-%d", os.Getpid())
+	out := &buffer{}
+	c := runner.CommandNamed(name, "sh", "-c", `ls /sys/class/net; readlink /proc/self/ns/net; ls "$D"`)
+	c.Env = append(os.Environ(), "D="+nsrun.Dir())
+	c.Stdout, c.Stderr = out, out
+	require.NoError(t, c.Start()) // the reaper waits for the namespace
+	ns, err := nsrun.New(nsrun.WithName(name), nsrun.WithCreator("runner-test"))
+	if err != nil {
+		_ = c.Kill()
+		_, _ = c.Wait()
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() { assert.NoError(t, ns.Delete()) })
+	require.NoError(t, c.Enter(ns))
+	st, err := c.Run(context.Background(), nil)
+	require.NoError(t, err)
+	require.Equal(t, 0, st.ExitCode(), out.String())
+	var want unix.Stat_t
+	require.NoError(t, unix.Stat(ns.Path(), &want))
+	assert.Equal(t, []string{"lo", fmt.Sprintf("net:[%d]", want.Ino), name}, strings.Fields(out.String()))
+}
+
+func TestCommandNamedNeverEntered(t *testing.T) {
+	c := runner.CommandNamed("runner-never-made", "sleep", "4343.4345")
+	require.NoError(t, c.Start())
+	pid := c.Pid()
+	require.NoError(t, c.Kill())
+	_, _ = c.Wait()
+	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the waiting reaper survived")
+}
+
+func TestEnterWrongNamespace(t *testing.T) {
+	ns := newNS(t)
+	c := runner.CommandNamed("runner-other-name", "true")
+	require.NoError(t, c.Start())
+	pid := c.Pid()
+	err := c.Enter(ns)
+	require.ErrorContains(t, err, "started for runner-other-name")
+	assert.Equal(t, runner.CodeFailed, runner.ErrorCode(err))
+	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the reaper survived a failed Enter")
+}
+
+func TestStartClosedNamespace(t *testing.T) {
+	ns, err := nsrun.New(nsrun.WithCreator("runner-test"))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, ns.Delete()) })
+	c := runner.Command(ns, "sleep", "4343.4347")
+	require.NoError(t, ns.Close())
+	err = c.Start()
+	require.Error(t, err)
+	assert.Equal(t, runner.CodeFailed, runner.ErrorCode(err))
+	assert.Contains(t, err.Error(), "enter "+ns.Name())
+	assert.NotZero(t, c.Pid())
+	assert.ErrorIs(t, syscall.Kill(c.Pid(), 0), syscall.ESRCH, "the reaper survived a failed Start")
 }

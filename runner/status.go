@@ -3,19 +3,22 @@ package runner
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"syscall"
+
+	"github.com/nsrun/nsrun/runner/internal/reaper"
 )
 
 // Exit codes of failures that are not the payload's own, as env(1) and
 // timeout(1) use them.
 const (
-	CodeTimeout       = 124 // the payload was stopped by Cmd.Timeout
-	CodeFailed        = 125 // the runner itself failed
-	CodeNotExecutable = 126 // the command was found but could not be executed
-	CodeNotFound      = 127 // the command was not found
+	CodeTimeout       = 124                      // the payload was stopped by Cmd.Timeout
+	CodeFailed        = reaper.CodeFailed        // the runner itself failed: 125
+	CodeNotExecutable = reaper.CodeNotExecutable // the command was found but could not be executed: 126
+	CodeNotFound      = reaper.CodeNotFound      // the command was not found: 127
 )
+
+// Forwarded lists the signals the reaper passes on to the payload's group.
+var Forwarded = reaper.Forwarded
 
 // Status is how a payload ended.
 type Status struct {
@@ -78,18 +81,6 @@ func ErrorCode(err error) int {
 // failed wraps err as a runner failure (exit code 125).
 func failed(format string, a ...any) *Error {
 	return &Error{Code: CodeFailed, Err: fmt.Errorf(format, a...)}
-}
-
-// execCode maps an exec error to 126 or 127, like a shell.
-func execCode(err error) int {
-	switch {
-	case errors.Is(err, exec.ErrNotFound), errors.Is(err, os.ErrNotExist):
-		return CodeNotFound
-	case errors.Is(err, os.ErrPermission), errors.Is(err, syscall.ENOEXEC),
-		errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EPERM):
-		return CodeNotExecutable
-	}
-	return CodeFailed
 }
 
 // statusOf converts a wait status.

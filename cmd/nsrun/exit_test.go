@@ -103,3 +103,17 @@ func TestIntegrationNotRoot(t *testing.T) {
 	assert.Contains(t, string(out), "nsrun needs root")
 	assert.Equal(t, 1, countLines(string(out)), "%s", out)
 }
+
+// TestIntegrationFailedCreateEndsReaper checks that the reaper, which
+// starts while the namespace is made, is gone when making it fails.
+func TestIntegrationFailedCreateEndsReaper(t *testing.T) {
+	dir := privateDir(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "netns"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "netns", "taken"), nil, 0o644))
+	r := runNsrunIn(t, dir, "--name", "taken", "--", "sleep", "4343.4346")
+	assert.Equal(t, 125, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "nsrun: create namespace: ")
+	assert.Equal(t, 1, countLines(r.stderr), "one line: %q", r.stderr)
+	assert.Empty(t, procsWith("4343.4346"), "the reaper outlived the failed run")
+	require.NoError(t, os.Remove(filepath.Join(dir, "netns", "taken")))
+}

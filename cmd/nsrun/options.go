@@ -81,20 +81,35 @@ func (o *runOpts) resolveUser() (*runner.User, error) {
 // command builds the runner.Cmd for argv in the session's namespace.
 func (o *runOpts) command(a *app, s *session, argv []string, u *runner.User) *runner.Cmd {
 	c := runner.Command(s.ns, argv[0], argv[1:]...)
-	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
-	c.Env = s.env
-	c.User = u
-	c.Hostname = o.hostname
-	if c.Hostname == "" {
-		c.Hostname = s.hostname
+	hostname := o.hostname
+	if hostname == "" {
+		hostname = s.hostname
 	}
-	c.NoPIDNamespace = o.noPID
+	o.configure(a, c, s.env, hostname, u)
 	for _, ns := range s.nodes {
 		c.Expose = append(c.Expose, ns)
 	}
+	return c
+}
+
+// earlyCommand builds the runner.Cmd for argv in the single namespace
+// called netns that is yet to be made, so that its reaper starts while the
+// namespace is made (see runner.CommandNamed).
+func (o *runOpts) earlyCommand(a *app, netns string, argv []string, u *runner.User) *runner.Cmd {
+	c := runner.CommandNamed(netns, argv[0], argv[1:]...)
+	o.configure(a, c, setenv(o.env, "NSRUN_NETNS", netns), o.hostname, u)
+	return c
+}
+
+// configure sets what command and earlyCommand share.
+func (o *runOpts) configure(a *app, c *runner.Cmd, env []string, hostname string, u *runner.User) {
+	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
+	c.Env = env
+	c.User = u
+	c.Hostname = hostname
+	c.NoPIDNamespace = o.noPID
 	c.Timeout, c.Grace = o.timeout, o.grace
 	if c.Grace == 0 {
 		c.Grace = time.Nanosecond // --grace 0: SIGKILL at once
 	}
-	return c
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +34,14 @@ func (a *app) runCmd(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
+	// os checks once whether pidfds work, forking a child to see; finding
+	// a process does that check, here in parallel with what follows rather
+	// than on the way to starting the reaper.
+	go func() {
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = p.Release()
+		}
+	}()
 	// Catch signals before anything exists, so none can kill us halfway.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, runner.Forwarded...)
@@ -43,22 +53,65 @@ func (a *app) runCmd(ctx context.Context, args []string) int {
 // it). It returns the exit code.
 func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *runner.User, sigs chan os.Signal) int {
 	sum := newSummary(argv)
-	// Leftovers of dead runs go first; that touches only namespaces whose
+	// With one namespace, the reaper starts while the namespace is made,
+	// which hides most of its start-up; it joins the namespace once made.
+	var early *runner.Cmd
+	if o.topology == "" && !o.noPID {
+		if o.name == "" {
+			o.name = randomName()
+		}
+		early = o.earlyCommand(a, o.name, argv, u)
+	}
+	type made struct {
+		s   *session
+		err error
+	}
+	madec := make(chan made, 1)
+	go func() {
+		s, err := a.newSession(ctx, o)
+		madec <- made{s, err}
+	}()
+	// Leftovers of dead runs go too; that touches only namespaces whose
 	// owner died, so it overlaps with making ours.
 	swept := make(chan struct{})
 	go func() {
 		defer close(swept)
 		a.sweep()
 	}()
-	s, err := a.newSession(ctx, o)
+	var serr error
+	if early != nil {
+		serr = early.Start()
+	}
+	m := <-madec
 	<-swept
+	s, err := m.s, m.err
+	switch {
+	case early == nil:
+	case serr == nil && err != nil:
+		_ = early.Kill() // the namespace is not there: end the waiting reaper
+		_, _ = early.Wait()
+	case serr != nil && err == nil:
+		err = errors.Join(serr, s.teardown())
+		s = nil
+	case serr != nil:
+		err = errors.Join(err, serr)
+	}
 	sum.setupDone(s, o.jsonFile != "")
 	if err != nil {
 		err = permissionHint(err)
 		sum.Error = err.Error()
 		return a.report(o, sum, a.fail(err))
 	}
-	st, err := o.command(a, s, argv, u).Run(ctx, sigs)
+	c := early
+	if c == nil {
+		c = o.command(a, s, argv, u)
+	} else {
+		err = c.Enter(s.ns) // on failure, the reaper is gone
+	}
+	var st runner.Status
+	if err == nil {
+		st, err = c.Run(ctx, sigs)
+	}
 	sum.ran(st, err)
 	code := st.ExitCode()
 	if err != nil {
@@ -69,6 +122,14 @@ func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *runner.Us
 		code = a.fail(fmt.Errorf("%w (the command ended with %s)", err, st))
 	}
 	return a.report(o, sum, code)
+}
+
+// randomName returns a fresh namespace name as nsrun.New makes them:
+// nsrun.DefaultPrefix and 12 random hex digits.
+func randomName() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return nsrun.DefaultPrefix + hex.EncodeToString(b[:])
 }
 
 // sweep removes leftovers of runs whose owner died, as every run does first.

@@ -3,7 +3,7 @@
 //
 // Its rules, which every function here keeps:
 //   - The caller's goroutine and thread never change namespace, except in
-//     Enter, whose caller asks for exactly that.
+//     Enter, Join and Exec, whose callers ask for exactly that.
 //   - A thread is locked before it is switched, and switched back to the
 //     host namespace (the process's network namespace when this package was
 //     initialised) before it is unlocked. The switch back is verified by
@@ -249,6 +249,38 @@ func Create(path string, setup func() error) error {
 func Bind(src, path string) error {
 	if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind %s to %s: %w", src, path, err)
+	}
+	return nil
+}
+
+// Join locks the calling goroutine to its thread and switches that thread,
+// for good, into the network namespace open as fd, which must be want: it
+// checks fd by inode before the switch and the thread's namespace by inode
+// after it. It is Exec's first step for a process that stays on this thread
+// for the rest of its life, such as a reaper on its main thread during
+// package initialisation, whose later mounts and forks must happen inside
+// the namespace. The thread never switches back, and the process's other
+// threads stay where they are. An error leaves the thread locked and
+// possibly switched, so the caller must exit.
+func Join(fd int, want ID) error {
+	runtime.LockOSThread()
+	got, err := Fstat(fd)
+	if err != nil {
+		return fmt.Errorf("stat network namespace: %w", err)
+	}
+	if got != want {
+		return fmt.Errorf("join network namespace: fd is %s, want %s", got, want)
+	}
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("enter network namespace %s: %w", want, err)
+	}
+	var buf [48]byte
+	n, err := unix.Readlink(SelfPath, buf[:])
+	if err != nil {
+		return fmt.Errorf("verify network namespace: %w", err)
+	}
+	if string(buf[:n]) != want.String() {
+		return fmt.Errorf("verify network namespace: thread is in %s, want %s", buf[:n], want)
 	}
 	return nil
 }

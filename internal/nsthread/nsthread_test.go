@@ -134,3 +134,40 @@ func TestEnterBadFdChangesNothing(t *testing.T) {
 	assert.Equal(t, host, cur)
 	assert.Error(t, nsthread.Do(-1, func() error { t.Error("fn must not run"); return nil }))
 }
+
+func TestJoinStaysAndVerifies(t *testing.T) {
+	fd, id := openNS(t)
+	type joined struct {
+		tid int
+		cur nsthread.ID
+		err error
+	}
+	done := make(chan joined, 1)
+	go func() {
+		// Join never switches back: the goroutine ends locked, so the
+		// runtime destroys the thread, as it must.
+		err := nsthread.Join(fd, id)
+		cur, _ := nsthread.Current()
+		done <- joined{unix.Gettid(), cur, err}
+	}()
+	j := <-done
+	require.NoError(t, j.err)
+	assert.Equal(t, id, j.cur)
+	task := "/proc/self/task/" + strconv.Itoa(j.tid)
+	assert.Eventually(t, func() bool { _, err := os.Stat(task); return err != nil },
+		5*time.Second, 5*time.Millisecond, "thread %d that joined %v still alive", j.tid, id)
+}
+
+func TestJoinWrongIDChangesNothing(t *testing.T) {
+	fd, id := openNS(t)
+	_, host, _ := nsthread.Host()
+	done := make(chan nsthread.ID, 1)
+	errs := make(chan error, 1)
+	go func() {
+		errs <- nsthread.Join(fd, nsthread.ID{Dev: id.Dev, Ino: id.Ino + 1})
+		cur, _ := nsthread.Current()
+		done <- cur
+	}()
+	require.ErrorContains(t, <-errs, "want")
+	assert.Equal(t, host, <-done, "a refused Join switched the thread")
+}

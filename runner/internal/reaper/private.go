@@ -1,4 +1,4 @@
-package runner
+package reaper
 
 import (
 	"fmt"
@@ -15,18 +15,20 @@ import (
 // then lives and dies with the run: its name never shows on the host, and
 // its owner record, which holds a pid of this PID namespace, can never be
 // mistaken by a sweep on the host for the record of a dead owner.
-func privatize(s spec) error {
+//
+// The run's own namespace is bound there later (see prepare), from the fd
+// the reaper joined it by: it is being made while this runs.
+func privatize(s Spec) error {
 	if s.NetnsDir == "" {
 		return nil
 	}
-	names := append([]string{s.Netns}, s.Expose...)
-	fds := make([]int, 0, len(names))
+	fds := make([]int, 0, len(s.Expose))
 	defer func() {
 		for _, fd := range fds {
 			_ = unix.Close(fd)
 		}
 	}()
-	for _, name := range names {
+	for _, name := range s.Expose {
 		fd, err := unix.Open(filepath.Join(s.NetnsDir, name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("open namespace %s: %w", name, err)
@@ -38,7 +40,7 @@ func privatize(s spec) error {
 			return err
 		}
 	}
-	for i, name := range names {
+	for i, name := range s.Expose {
 		if err := bindFd(fds[i], filepath.Join(s.NetnsDir, name)); err != nil {
 			return err
 		}
