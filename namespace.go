@@ -64,7 +64,7 @@ func create(c config) (n *Namespace, err error) {
 	if err := prepareDir(); err != nil {
 		return nil, err
 	}
-	rec := Record{Name: c.name, PID: os.Getpid(), StartTicks: selfStart, PIDNS: selfPIDNS,
+	rec := Record{Name: c.name, PID: os.Getpid(), StartTicks: selfStart, PIDNS: selfPIDNS, PIDNSID: selfPIDNSID,
 		Created: time.Now().UTC(), Creator: c.creator, Command: os.Args}
 	if err := claimRecord(rec); err != nil {
 		return nil, err
@@ -89,6 +89,7 @@ func create(c config) (n *Namespace, err error) {
 	if err != nil {
 		return nil, err
 	}
+	nsthread.Remember(n.fd, path)
 	n.grace, n.hostname, n.owned = c.grace, c.hostname, true
 	return n, nil
 }

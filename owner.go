@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nsrun/nsrun/internal/mountns"
+	"github.com/nsrun/nsrun/internal/nsthread"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,9 +29,10 @@ type Record struct {
 	Created    time.Time `json:"created"`
 	Creator    string    `json:"creator"` // "nsrun", "nstest", "fixture", ...
 	Command    []string  `json:"command,omitempty"`
-	Kept       bool      `json:"kept,omitempty"`  // kept on purpose (nsrun --keep, nsrun up): Sweep leaves it
-	PIDNS      uint64    `json:"pidns,omitempty"` // inode of the owner's PID namespace, in which PID is valid
-	Etc        bool      `json:"etc,omitempty"`   // /etc/netns/NAME was made for it (EtcDir): removed with it
+	Kept       bool      `json:"kept,omitempty"`     // kept on purpose (nsrun --keep, nsrun up): Sweep leaves it
+	PIDNS      uint64    `json:"pidns,omitempty"`    // inode of the owner's PID namespace, in which PID is valid
+	PIDNSID    uint64    `json:"pidns_id,omitempty"` // its never-reused id (NS_GET_ID), where the kernel has one
+	Etc        bool      `json:"etc,omitempty"`      // /etc/netns/NAME was made for it (EtcDir): removed with it
 }
 
 // OwnerAlive reports whether the process that made the namespace still runs.
@@ -42,7 +44,7 @@ func (r Record) OwnerAlive() bool {
 		return true
 	}
 	if r.PIDNS != 0 && r.PIDNS != selfPIDNS {
-		return pidnsInUse(r.PIDNS)
+		return pidnsInUse(r.PIDNS, r.PIDNSID)
 	}
 	start, err := startTicks(r.PID)
 	return err == nil && start == r.StartTicks
@@ -54,14 +56,20 @@ var selfPIDNS = func() uint64 {
 	return st.Ino
 }()
 
-// pidnsInUse reports whether some process is in the PID namespace ino.
-func pidnsInUse(ino uint64) bool {
+var selfPIDNSID, _ = nsthread.UniqueIDAt("/proc/self/ns/pid")
+
+// pidnsInUse reports whether some process is in the PID namespace with
+// inode ino (and, where known, unique id uid: the inode number alone may
+// have been given to a newer PID namespace).
+func pidnsInUse(ino, uid uint64) bool {
 	found := false
 	readDir("/proc", make([]byte, 16<<10), func(name string) bool {
 		var st unix.Stat_t
-		if name[0] >= '0' && name[0] <= '9' && unix.Fstatat(procFd, name+"/ns/pid", &st, 0) == nil && st.Ino == ino {
-			found = true
+		if name[0] < '0' || name[0] > '9' || unix.Fstatat(procFd, name+"/ns/pid", &st, 0) != nil || st.Ino != ino {
+			return true
 		}
+		got, ok := nsthread.UniqueIDAt("/proc/" + name + "/ns/pid")
+		found = uid == 0 || !ok || got == uid
 		return !found
 	})
 	return found

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/nsthread"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
@@ -265,7 +266,7 @@ func TestIntegrationOwnerInAnotherPIDNamespace(t *testing.T) {
 	// as alive while that PID namespace has processes, and dead after.
 	other := exec.Command("unshare", "--pid", "--fork", "--kill-child", "sleep", "60")
 	require.NoError(t, other.Start())
-	var ino uint64
+	var ino, uid uint64
 	require.Eventually(t, func() bool {
 		// The forked child is the one in the new PID namespace.
 		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", other.Process.Pid, other.Process.Pid))
@@ -277,9 +278,12 @@ func TestIntegrationOwnerInAnotherPIDNamespace(t *testing.T) {
 			return false
 		}
 		ino = st.Ino
+		uid, _ = nsthread.UniqueIDAt("/proc/" + strings.Fields(string(kids))[0] + "/ns/pid")
 		return true
 	}, 5*time.Second, 5*time.Millisecond)
-	rec := nsrun.Record{Name: "x", PID: 1, StartTicks: 1, PIDNS: ino}
+	// With the unique id, a newer PID namespace that gets the same inode
+	// number (the kernel reuses them at once) does not keep this one alive.
+	rec := nsrun.Record{Name: "x", PID: 1, StartTicks: 1, PIDNS: ino, PIDNSID: uid}
 	assert.True(t, rec.OwnerAlive(), "pid 1 of a live PID namespace")
 	other.Process.Kill()
 	other.Wait()

@@ -40,7 +40,8 @@ func Leaks(b Baseline) []string {
 	var out []string
 	created := nsthread.Created()
 	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, path := range created {
+	for _, made := range created {
+		path := made.Path
 		name := filepath.Base(path)
 		if _, err := os.Lstat(path); err == nil {
 			out = append(out, "named namespace left: "+path)
@@ -56,7 +57,7 @@ func Leaks(b Baseline) []string {
 		}
 	}
 	for pid, id := range processesIn(created) {
-		out = append(out, fmt.Sprintf("process %d left in namespace %s (%v)", pid, filepath.Base(created[id]), id))
+		out = append(out, fmt.Sprintf("process %d left in namespace %s (%v)", pid, filepath.Base(created[id].Path), id))
 	}
 	var links []string
 	for l := range dirSet("/sys/class/net") {
@@ -74,8 +75,10 @@ func Leaks(b Baseline) []string {
 }
 
 // processesIn maps each process with a thread in one of the namespaces to
-// that namespace.
-func processesIn(ids map[nsthread.ID]string) map[int]nsthread.ID {
+// that namespace. A namespace whose inode number was given to a newer one
+// (made by someone else) is told apart by its unique id where the kernel
+// has them.
+func processesIn(ids map[nsthread.ID]nsthread.Made) map[int]nsthread.ID {
 	out := map[int]nsthread.ID{}
 	if len(ids) == 0 {
 		return out
@@ -83,8 +86,12 @@ func processesIn(ids map[nsthread.ID]string) map[int]nsthread.ID {
 	tasks, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/ns/net")
 	for _, p := range tasks {
 		id, err := nsthread.Stat(p)
-		if _, ours := ids[id]; err != nil || !ours {
+		made, ours := ids[id]
+		if err != nil || !ours {
 			continue
+		}
+		if uid, ok := nsthread.UniqueIDAt(p); ok && made.UID != 0 && uid != made.UID {
+			continue // same inode number, another namespace
 		}
 		pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
 		if pid != os.Getpid() {

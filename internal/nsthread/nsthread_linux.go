@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -330,15 +331,54 @@ func Exec(s ExecSpec) error {
 	return unix.Exec(s.Path, s.Argv, s.Env)
 }
 
-// created maps the ID of every namespace Create made in this process to its
-// path, so that leak checks judge only what this process made (other test
-// binaries may be creating namespaces on the same machine at the same time).
+// Made describes a namespace this process made.
+type Made struct {
+	Path string // where it was bound
+	UID  uint64 // its UniqueID, 0 where the kernel has none
+}
+
+// created maps the ID of every namespace made in this process (see
+// Remember) to what is known of it, so that leak checks judge only what this
+// process made (other test binaries may be creating namespaces on the same
+// machine at the same time).
 var created sync.Map
 
-// Created returns the namespaces made by Create in this process, by ID,
-// with the path each was bound to. Most are long gone: it is a history.
-func Created() map[ID]string {
-	out := map[ID]string{}
-	created.Range(func(k, v any) bool { out[k.(ID)] = v.(string); return true })
+// Remember records that this process made the namespace open as fd and
+// bound at path.
+func Remember(fd int, path string) {
+	if id, err := Fstat(fd); err == nil {
+		uid, _ := UniqueID(fd)
+		created.Store(id, Made{Path: path, UID: uid})
+	}
+}
+
+// Created returns the namespaces this process made, by ID. Most are long
+// gone: it is a history. Their inode numbers may since have been given to
+// namespaces made by others: compare UniqueIDs before concluding anything.
+func Created() map[ID]Made {
+	out := map[ID]Made{}
+	created.Range(func(k, v any) bool { out[k.(ID)] = v.(Made); return true })
 	return out
+}
+
+// nsGetID is NS_GET_ID from linux/nsfs.h: _IOR(0xb7, 0xd, __u64).
+const nsGetID = 2<<30 | 8<<16 | 0xb7<<8 | 0xd
+
+// UniqueID returns the kernel's 64-bit id of the namespace open as fd.
+// Unlike the inode number, which the kernel hands to a new namespace as soon
+// as the old one is freed, it is never reused. ok is false on kernels
+// without NS_GET_ID (before 6.18).
+func UniqueID(fd int) (id uint64, ok bool) {
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), nsGetID, uintptr(unsafe.Pointer(&id)))
+	return id, errno == 0
+}
+
+// UniqueIDAt is UniqueID of the namespace file at path.
+func UniqueIDAt(path string) (id uint64, ok bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, false
+	}
+	defer unix.Close(fd)
+	return UniqueID(fd)
 }

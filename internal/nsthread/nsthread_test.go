@@ -171,3 +171,35 @@ func TestJoinWrongIDChangesNothing(t *testing.T) {
 	require.ErrorContains(t, <-errs, "want")
 	assert.Equal(t, host, <-done, "a refused Join switched the thread")
 }
+
+func TestUniqueIDTellsReusedInodesApart(t *testing.T) {
+	if _, ok := nsthread.UniqueIDAt("/proc/self/ns/net"); !ok {
+		t.Skip("kernel without NS_GET_ID")
+	}
+	// Make and free namespaces until one gets an inode number seen before:
+	// the kernel hands a freed number out again at once. Their unique ids
+	// must differ.
+	seen := map[uint64]uint64{}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		path, cleanup, err := tempNS()
+		if err != nil {
+			t.Skipf("cannot create a network namespace: %v", err)
+		}
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		require.NoError(t, err)
+		id, err := nsthread.Fstat(fd)
+		require.NoError(t, err)
+		uid, ok := nsthread.UniqueID(fd)
+		unix.Close(fd)
+		cleanup()
+		require.True(t, ok)
+		if old, dup := seen[id.Ino]; dup {
+			assert.NotEqual(t, old, uid, "inode %d reused: unique ids must differ", id.Ino)
+			return
+		}
+		seen[id.Ino] = uid
+		time.Sleep(20 * time.Millisecond) // the kernel frees namespaces asynchronously
+	}
+	t.Skipf("no inode number reused in %d namespaces", len(seen))
+}
