@@ -230,9 +230,6 @@ func Create(path string, setup func() error) error {
 		if err := unix.Mount(SelfPath, path, "none", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind network namespace to %s: %w", path, err)
 		}
-		if id, err := Current(); err == nil {
-			created.Store(id, path)
-		}
 		if setup == nil {
 			return nil
 		}
