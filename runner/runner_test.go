@@ -1,12 +1,11 @@
 package runner_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/nsrun/nsrun/internal/syncbuf"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,23 +39,8 @@ func sh(ns *nsrun.Namespace, script string) (*runner.Cmd, *buffer) {
 	return c, out
 }
 
-// buffer is a bytes.Buffer safe for one writer and concurrent readers.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// buffer is safe for one writer and concurrent readers.
+type buffer = syncbuf.Buffer
 
 func TestExitCodes(t *testing.T) {
 	ns := newNS(t)

@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nsrun/nsrun/internal/syncbuf"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -128,23 +128,8 @@ func (r *running) wait(t *testing.T) int {
 	return r.cmd.ProcessState.ExitCode()
 }
 
-// buffer is a bytes.Buffer safe for one writer and concurrent readers.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// buffer is safe for one writer and concurrent readers.
+type buffer = syncbuf.Buffer
 
 // procsWith returns the pids of processes whose command line contains
 // marker (an argument unique to the test).
