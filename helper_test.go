@@ -19,6 +19,16 @@ func helperMain() bool {
 	switch os.Getenv(helperEnv) {
 	case "":
 		return false
+	case "new-and-delete":
+		n, err := nsrun.New(nsrun.WithPrefix("nsrun-helper-"))
+		if err == nil {
+			err = n.Delete()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		os.Exit(0)
 	case "create-and-die":
 		// Make a namespace with a process inside, then die by SIGKILL, as a
 		// crashed test run would: no cleanup runs.

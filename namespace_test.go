@@ -243,3 +243,23 @@ func TestIntegrationDeleteLeavesOthersEtcNetns(t *testing.T) {
 	_, err := os.Stat(etc)
 	assert.NoError(t, err)
 }
+
+func TestIntegrationNoFallbackTunnels(t *testing.T) {
+	// With fb_tunnels_only_for_init_net=0 every new namespace would get
+	// tunl0, sit0, ... from loaded tunnel modules; the first New of a
+	// process sets it to 1 (the host keeps its own devices).
+	const knob = "/proc/sys/net/core/fb_tunnels_only_for_init_net"
+	old, err := os.ReadFile(knob)
+	if err != nil {
+		t.Skipf("kernel without %s: %v", knob, err)
+	}
+	t.Cleanup(func() { os.WriteFile(knob, old, 0) })
+	require.NoError(t, os.WriteFile(knob, []byte("0"), 0))
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=new-and-delete")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	now, err := os.ReadFile(knob)
+	require.NoError(t, err)
+	assert.Equal(t, "1\n", string(now))
+}
