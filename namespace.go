@@ -66,20 +66,33 @@ func create(c config) (n *Namespace, err error) {
 	}
 	rec := Record{Name: c.name, PID: os.Getpid(), StartTicks: selfStart, PIDNS: selfPIDNS, PIDNSID: selfPIDNSID,
 		Created: time.Now().UTC(), Creator: c.creator, Command: os.Args}
+	etc := filepath.Join(mountns.EtcDir, c.name)
+	if c.etcDir {
+		// A directory that is there already is the user's: use it, never remove it.
+		if _, err := os.Stat(etc); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(etc, 0o755); err != nil {
+				return nil, fmt.Errorf("create %s: %w", etc, err)
+			}
+			rec.Etc = true
+		}
+	}
 	if err := claimRecord(rec); err != nil {
+		if rec.Etc {
+			os.Remove(etc)
+		}
 		return nil, err
 	}
 	path := filepath.Join(Dir(), c.name)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0)
 	if err != nil {
-		removeRecord(c.name)
+		removeOwned(c.name)
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	unix.Close(fd)
 	defer func() {
 		if err != nil {
 			unmountAndRemove(path)
-			removeRecord(c.name)
+			removeOwned(c.name)
 		}
 	}()
 	if err := nsthread.Create(path, func() error { return setup(c) }); err != nil {
@@ -90,7 +103,7 @@ func create(c config) (n *Namespace, err error) {
 		return nil, err
 	}
 	nsthread.Remember(n.fd, path)
-	n.grace, n.hostname, n.owned = c.grace, c.hostname, true
+	n.grace, n.hostname, n.owned, n.etc = c.grace, c.hostname, true, rec.Etc
 	return n, nil
 }
 

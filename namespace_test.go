@@ -263,3 +263,40 @@ func TestIntegrationNoFallbackTunnels(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "1\n", string(now))
 }
+
+func TestIntegrationWithEtcDir(t *testing.T) {
+	t.Parallel()
+	n := newNS(t, nsrun.WithEtcDir())
+	etc := filepath.Join("/etc/netns", n.Name())
+	_, err := os.Stat(etc)
+	require.NoError(t, err)
+	rec, err := nsrun.ReadRecord(n.Name())
+	require.NoError(t, err)
+	assert.True(t, rec.Etc)
+	dir, err := n.EtcDir()
+	require.NoError(t, err)
+	assert.Equal(t, etc, dir)
+
+	// The name is taken: the failed New removes the directory it made for
+	// itself, and not the other namespace's.
+	_, err = nsrun.New(nsrun.WithName(n.Name()), nsrun.WithEtcDir())
+	require.ErrorIs(t, err, os.ErrExist)
+	_, err = os.Stat(etc)
+	require.NoError(t, err)
+
+	require.NoError(t, n.Delete())
+	_, err = os.Stat(etc)
+	assert.True(t, errors.Is(err, os.ErrNotExist))
+}
+
+func TestIntegrationWithEtcDirKeepsAUsersDirectory(t *testing.T) {
+	t.Parallel()
+	name := fmt.Sprintf("nsrun-users-etcdir-%d", os.Getpid())
+	etc := filepath.Join("/etc/netns", name)
+	require.NoError(t, os.MkdirAll(etc, 0o755))
+	t.Cleanup(func() { os.RemoveAll(etc) })
+	n := newNS(t, nsrun.WithName(name), nsrun.WithEtcDir())
+	require.NoError(t, n.Delete())
+	_, err := os.Stat(etc)
+	assert.NoError(t, err, "a directory the user made stays")
+}

@@ -19,6 +19,7 @@ type config struct {
 	grace        time.Duration
 	creator      string
 	hostname     string
+	etcDir       bool
 }
 
 // DefaultKillGrace is how long Delete waits after SIGTERM before SIGKILL.
@@ -56,6 +57,10 @@ func WithKillGrace(d time.Duration) Option { return func(c *config) { c.grace = 
 // WithCreator labels the owner record (for example "nstest" or "nsrun"), so
 // `nsrun ls` can say who made a namespace.
 func WithCreator(label string) Option { return func(c *config) { c.creator = label } }
+
+// WithEtcDir makes /etc/netns/NAME with the namespace (see EtcDir), in the
+// same step as the owner record, so that it is removed with the namespace.
+func WithEtcDir() Option { return func(c *config) { c.etcDir = true } }
 
 // WithHostname gives processes started by Command a UTS namespace of their
 // own with this hostname.
