@@ -32,8 +32,10 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// randomName returns prefix followed by 12 random hex digits.
-func randomName(prefix string) string {
+// RandomName returns prefix followed by 12 random hex digits, the names New
+// makes when WithName is not given; for callers that need the name before
+// the namespace exists. It does not check that the name is free.
+func RandomName(prefix string) string {
 	u := uuid.New()
 	return prefix + hex.EncodeToString(u[:6])
 }

@@ -88,7 +88,7 @@ func sysctlPath(key string) (string, error) {
 // fills in the name.
 func (c *config) validate() error {
 	if !c.nameSet {
-		c.name = randomName(c.prefix)
+		c.name = RandomName(c.prefix)
 	}
 	if err := ValidateName(c.name); err != nil {
 		return err

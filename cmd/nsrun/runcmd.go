@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -58,7 +56,7 @@ func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *runner.Us
 	var early *runner.Cmd
 	if o.topology == "" && !o.noPID {
 		if o.name == "" {
-			o.name = randomName()
+			o.name = nsrun.RandomName(nsrun.DefaultPrefix)
 		}
 		early = o.earlyCommand(a, o.name, argv, u)
 	}
@@ -122,14 +120,6 @@ func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *runner.Us
 		code = a.fail(fmt.Errorf("%w (the command ended with %s)", err, st))
 	}
 	return a.report(o, sum, code)
-}
-
-// randomName returns a fresh namespace name as nsrun.New makes them:
-// nsrun.DefaultPrefix and 12 random hex digits.
-func randomName() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return nsrun.DefaultPrefix + hex.EncodeToString(b[:])
 }
 
 // sweep removes leftovers of runs whose owner died, as every run does first.
