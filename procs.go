@@ -177,12 +177,17 @@ func killAll(ids idSet, extra []int, grace time.Duration) error {
 // without the check. It returns the pidfds.
 func signalAll(pids []int, ids idSet, sig unix.Signal, first bool) []int {
 	var fds []int
+	var links map[string]bool
+	var buf []byte
+	if !first {
+		links, buf = ids.links(), make([]byte, 16<<10)
+	}
 	for _, pid := range pids {
 		fd, err := unix.PidfdOpen(pid, 0)
 		if err != nil {
 			continue // gone already
 		}
-		if !first && !inNamespace(pid, ids.links(), make([]byte, 8<<10)) {
+		if !first && !inNamespace(pid, links, buf) {
 			unix.Close(fd)
 			continue
 		}
