@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nsrun/nsrun"
-	"github.com/nsrun/nsrun/internal/nsthread"
 	"github.com/vishvananda/netlink"
 )
 
@@ -78,20 +77,20 @@ func BenchmarkNewDelete(b *testing.B) {
 		// not: scan /proc for processes inside, to kill them.
 		scanned := fmt.Sprintf("nsrun-floorscan-%d", i)
 		scan.time(b, func() error {
-			if err := nsthread.FloorCreate(filepath.Join(nsrun.Dir(), scanned)); err != nil {
+			if err := floorCreate(filepath.Join(nsrun.Dir(), scanned)); err != nil {
 				return err
 			}
 			if _, err := nsrun.Pids(scanned); err != nil {
 				return err
 			}
-			return nsthread.FloorDelete(filepath.Join(nsrun.Dir(), scanned))
+			return floorDelete(filepath.Join(nsrun.Dir(), scanned))
 		})
 		path := filepath.Join(nsrun.Dir(), fmt.Sprintf("nsrun-floor-%d", i))
 		floor.time(b, func() error {
-			if err := nsthread.FloorCreate(path); err != nil {
+			if err := floorCreate(path); err != nil {
 				return err
 			}
-			return nsthread.FloorDelete(path)
+			return floorDelete(path)
 		})
 		name := fmt.Sprintf("nsrun-shell-%d", i)
 		shell.time(b, func() error {
@@ -119,7 +118,7 @@ func BenchmarkDo(b *testing.B) {
 	var ours, floor timer
 	for i := 0; i < b.N; i++ {
 		ours.time(b, func() error { return n.Do(nop) })
-		floor.time(b, func() error { return nsthread.FloorSetnsPair(fd) })
+		floor.time(b, func() error { return floorSetnsPair(fd) })
 	}
 	report(b, &ours, &floor, nil)
 }

@@ -4,36 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 
+	"github.com/nsrun/nsrun/internal/paths"
 	"golang.org/x/sys/unix"
 )
 
-// DirEnv names the environment variable that overrides the `ip netns`
-// directory. It exists for private setups (rootless mode binds a tmpfs over
-// the usual place instead); iproute2 itself only ever reads the default.
-const DirEnv = "NSRUN_NETNS_DIR"
-
-var dir = sync.OnceValue(func() string {
-	if d := os.Getenv(DirEnv); d != "" {
-		return filepath.Clean(d)
-	}
-	// iproute2 uses /var/run/netns; on most systems /var/run is a symlink to
-	// /run, and the kernel's mount table names the resolved path.
-	if run, err := filepath.EvalSymlinks("/var/run"); err == nil {
-		return filepath.Join(run, "netns")
-	}
-	return "/run/netns"
-})
-
 // Dir returns the directory that holds named network namespaces, the one
-// `ip netns` lists: /run/netns on most systems, or the value of NSRUN_NETNS_DIR.
-func Dir() string { return dir() }
-
-// RecordDir returns the directory beside Dir that holds the owner records of
-// the namespaces this module made (see Record).
-func RecordDir() string { return filepath.Join(filepath.Dir(Dir()), "nsrun") }
+// `ip netns` lists: /run/netns on most systems (or the value of the
+// environment variable NSRUN_NETNS_DIR, for private setups).
+func Dir() string { return paths.Netns() }
 
 var dirReady struct {
 	sync.Mutex
@@ -45,6 +25,8 @@ var dirReady struct {
 // mount point yet), under an exclusive flock so that concurrent first-time
 // creators do not stack mounts. A shared directory lets the namespace mounts
 // propagate to mount namespaces made later (`ip netns exec`, containers).
+// The first time, it also turns off fallback tunnel devices for new
+// namespaces (noFallbackTunnels), a host-wide setting New documents.
 func prepareDir() error {
 	dirReady.Lock()
 	defer dirReady.Unlock()
@@ -55,8 +37,8 @@ func prepareDir() error {
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", d, err)
 	}
-	if err := os.MkdirAll(RecordDir(), 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", RecordDir(), err)
+	if err := os.MkdirAll(paths.Records(), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", paths.Records(), err)
 	}
 	fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/nsrun/nsrun/internal/corehook"
 	"github.com/nsrun/nsrun/internal/nsthread"
 	"github.com/vishvananda/netlink"
 )
@@ -124,4 +125,19 @@ func (n *Namespace) deleteVeths() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func init() {
+	corehook.Pin = func(ns any) (func() error, error) {
+		n := ns.(*Namespace)
+		fd, err := n.fdOrErr()
+		if err != nil {
+			return nil, err
+		}
+		exit, err := nsthread.Enter(fd)
+		if err != nil {
+			return nil, fmt.Errorf("enter network namespace %s: %w", n.name, err)
+		}
+		return exit, nil
+	}
 }

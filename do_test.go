@@ -38,9 +38,9 @@ func TestIntegrationDoRunsInsideAndRestores(t *testing.T) {
 	runtime.LockOSThread() // keep this goroutine on one thread to check it
 	defer runtime.UnlockOSThread()
 	var inside nsthread.ID
-	require.NoError(t, n.Do(func() (err error) { inside, err = nsthread.Current(); return }))
+	require.NoError(t, n.Do(func() (err error) { inside, err = current(); return }))
 	assert.Equal(t, idOf(t, n), inside)
-	now, err := nsthread.Current()
+	now, err := current()
 	require.NoError(t, err)
 	assert.Equal(t, hostID(t), now, "the caller's thread never moves")
 
@@ -60,7 +60,7 @@ func TestIntegrationGoInheritsButDoDoesNotPassOn(t *testing.T) {
 	t.Parallel()
 	n := newNS(t)
 	var viaGo, spawned nsthread.ID
-	require.NoError(t, <-n.Go(func() (err error) { viaGo, err = nsthread.Current(); return }))
+	require.NoError(t, <-n.Go(func() (err error) { viaGo, err = current(); return }))
 	assert.Equal(t, idOf(t, n), viaGo)
 	require.NoError(t, n.Do(func() error {
 		// A goroutine started inside runs on another (host) thread.
@@ -68,7 +68,7 @@ func TestIntegrationGoInheritsButDoDoesNotPassOn(t *testing.T) {
 		go func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			spawned, _ = nsthread.Current()
+			spawned, _ = current()
 			close(done)
 		}()
 		<-done
@@ -123,7 +123,7 @@ func TestIntegrationRunPinsSubtest(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		nstest.Run(t, n, "inside", func(t *testing.T) {
 			t.Parallel()
-			cur, err := nsthread.Current()
+			cur, err := current()
 			require.NoError(t, err)
 			assert.Equal(t, idOf(t, n), cur)
 			// os/exec children of a pinned goroutine start inside.

@@ -2,11 +2,15 @@ package nsrun_test
 
 import (
 	"fmt"
-	"log"
+	"io"
 	"net"
+	"os"
 	"testing"
 
 	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/testenv"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Two namespaces joined by a veth pair, each end with an address, and a TCP
@@ -14,17 +18,20 @@ import (
 func Example_twoNamespaces() {
 	a, err := nsrun.New()
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer a.Delete()
 	b, err := nsrun.New()
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer b.Delete()
 	// Give each an id for the other before linking them.
 	if err := nsrun.WireNSIDs(a, b); err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	// Configure with commands run inside, as `ip netns exec` would.
 	for _, args := range [][]string{
@@ -33,7 +40,8 @@ func Example_twoNamespaces() {
 		{"ip", "link", "set", "eth0", "up"},
 	} {
 		if out, err := a.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			log.Fatalf("%v: %v: %s", args, err, out)
+			fmt.Printf("%v: %v: %s\n", args, err, out)
+			return
 		}
 	}
 	for _, args := range [][]string{
@@ -41,12 +49,14 @@ func Example_twoNamespaces() {
 		{"ip", "link", "set", "eth0", "up"},
 	} {
 		if out, err := b.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			log.Fatalf("%v: %v: %s", args, err, out)
+			fmt.Printf("%v: %v: %s\n", args, err, out)
+			return
 		}
 	}
 	ln, err := b.Listen("tcp", "10.0.0.2:8080")
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer ln.Close()
 	go func() {
@@ -58,7 +68,8 @@ func Example_twoNamespaces() {
 	}()
 	c, err := a.Dial("tcp", "10.0.0.2:8080")
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer c.Close()
 	buf := make([]byte, 64)
@@ -71,7 +82,8 @@ func Example_twoNamespaces() {
 func ExampleNamespace_Do() {
 	n, err := nsrun.New()
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer n.Delete()
 	err = n.Do(func() error {
@@ -82,7 +94,8 @@ func ExampleNamespace_Do() {
 		return err
 	})
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 }
 
@@ -90,7 +103,8 @@ func ExampleNamespace_Do() {
 func ExampleList() {
 	entries, err := nsrun.List()
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	for _, e := range entries {
 		fmt.Println(e.Name, e.NSID)
@@ -103,13 +117,47 @@ func ExampleValidateName() {
 	fmt.Println(nsrun.ValidateName("a/b"))
 	// Output:
 	// <nil>
-	// invalid namespace name "a/b": contains '/' or NUL
+	// namespace name "a/b": contains '/' or NUL: invalid argument
 }
 
 // The examples above need root, so go test only compiles them; this test
-// runs them (a failure exits through log.Fatal, failing the binary).
+// runs them and checks what they print (an example prints its error and
+// returns, so its deferred cleanups run).
 func TestIntegrationExamplesRun(t *testing.T) {
-	Example_twoNamespaces()
-	ExampleNamespace_Do()
-	ExampleList()
+	testenv.RequirePrivilege(t)
+	for _, ex := range []struct {
+		name string
+		run  func()
+		want []string
+	}{
+		{"twoNamespaces", Example_twoNamespaces, []string{"hello from b"}},
+		{"Namespace_Do", ExampleNamespace_Do, []string{"lo"}},
+		{"List", ExampleList, nil},
+	} {
+		out := captureStdout(t, ex.run)
+		for _, w := range ex.want {
+			assert.Contains(t, out, w, "Example%s", ex.name)
+		}
+		assert.NotContains(t, out, "error", "Example%s", ex.name)
+		assert.NotContains(t, out, "permission", "Example%s", ex.name)
+	}
+}
+
+// captureStdout runs f with os.Stdout going to a pipe and returns what f
+// wrote.
+func captureStdout(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan []byte)
+	go func() { b, _ := io.ReadAll(r); done <- b }()
+	defer func() {
+		os.Stdout = old
+	}()
+	f()
+	os.Stdout = old
+	w.Close()
+	return string(<-done)
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/internal/leakcheck"
+	"github.com/nsrun/nsrun/internal/owner"
+	"github.com/nsrun/nsrun/internal/testenv"
 	"github.com/nsrun/nsrun/nstest"
 	"github.com/stretchr/testify/require"
 )
@@ -30,6 +32,7 @@ func newNS(t testing.TB, opts ...nsrun.Option) *nsrun.Namespace {
 // returns its trimmed output.
 func ip(t testing.TB, args ...string) string {
 	t.Helper()
+	testenv.RequirePrivilege(t)
 	out, err := exec.Command("ip", args...).CombinedOutput()
 	require.NoError(t, err, "ip %s: %s", strings.Join(args, " "), out)
 	return strings.TrimSpace(string(out))
@@ -44,6 +47,6 @@ func requireGone(t *testing.T, name string) {
 	mi, err := os.ReadFile("/proc/self/mountinfo")
 	require.NoError(t, err)
 	require.NotContains(t, string(mi), nsrun.Dir()+"/"+name+" ")
-	_, err = nsrun.ReadRecord(name)
+	_, err = owner.Read(name)
 	require.True(t, errors.Is(err, os.ErrNotExist), "owner record of %s still there: %v", name, err)
 }

@@ -9,29 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// EventOp says what happened to a named namespace.
-type EventOp int
-
-// The operations Monitor reports, as `ip netns monitor` prints them.
-const (
-	EventAdd EventOp = iota + 1
-	EventDelete
-)
-
-func (o EventOp) String() string {
-	switch o {
-	case EventAdd:
-		return "add"
-	case EventDelete:
-		return "delete"
-	}
-	return fmt.Sprintf("EventOp(%d)", int(o))
-}
-
-// Event is one named namespace added to or deleted from Dir.
+// Event is one named namespace added to (as `ip netns monitor` prints
+// "add NAME") or deleted from ("delete NAME") Dir.
 type Event struct {
-	Op   EventOp
-	Name string
+	Name    string
+	Deleted bool // false: added
 }
 
 // Monitor reports namespaces added to and deleted from Dir until ctx is
@@ -93,12 +75,12 @@ func watch(ctx context.Context, fd, wake int, events chan<- Event) {
 			nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
 			off += unix.SizeofInotifyEvent + int(ev.Len)
 			name := string(nameBytes[:clen(nameBytes)])
-			op := EventAdd
+			deleted := false
 			if ev.Mask&unix.IN_DELETE != 0 {
-				op = EventDelete
+				deleted = true
 			}
 			select {
-			case events <- Event{Op: op, Name: name}:
+			case events <- Event{Name: name, Deleted: deleted}:
 			case <-ctx.Done():
 				return
 			}

@@ -1,41 +1,28 @@
 package nsrun
 
 import (
-	"encoding/hex"
 	"fmt"
 	"strings"
-
-	"github.com/google/uuid"
 )
 
-// MaxNameLen is the longest namespace name accepted: NAME_MAX (the limit
+// maxNameLen is the longest namespace name accepted: NAME_MAX (the limit
 // `ip netns add` enforces) less room for the owner record's ".json".
-const MaxNameLen = 250
+const maxNameLen = 250
 
-// DefaultPrefix starts the names New makes when no name is given.
-const DefaultPrefix = "nsrun-"
-
-// ValidateName reports whether name can be a named network namespace. The
-// rules are iproute2's: not empty, no '/', not "." or "..", no NUL byte, and
-// at most MaxNameLen bytes.
+// ValidateName reports whether name can be a named network namespace; the
+// error matches ErrInvalid. The rules are iproute2's: not empty, no '/',
+// not "." or "..", no NUL byte, and at most 250 bytes (NAME_MAX less room
+// for the owner record's ".json").
 func ValidateName(name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("invalid namespace name: empty")
+		return fmt.Errorf("namespace name: empty: %w", ErrInvalid)
 	case name == "." || name == "..":
-		return fmt.Errorf("invalid namespace name %q: reserved", name)
+		return fmt.Errorf("namespace name %q: reserved: %w", name, ErrInvalid)
 	case strings.ContainsAny(name, "/\x00"):
-		return fmt.Errorf("invalid namespace name %q: contains '/' or NUL", name)
-	case len(name) > MaxNameLen:
-		return fmt.Errorf("invalid namespace name %.20q...: %d bytes, at most %d", name, len(name), MaxNameLen)
+		return fmt.Errorf("namespace name %q: contains '/' or NUL: %w", name, ErrInvalid)
+	case len(name) > maxNameLen:
+		return fmt.Errorf("namespace name %.20q...: %d bytes, at most %d: %w", name, len(name), maxNameLen, ErrInvalid)
 	}
 	return nil
-}
-
-// RandomName returns prefix followed by 12 random hex digits, the names New
-// makes when WithName is not given; for callers that need the name before
-// the namespace exists. It does not check that the name is free.
-func RandomName(prefix string) string {
-	u := uuid.New()
-	return prefix + hex.EncodeToString(u[:6])
 }

@@ -9,8 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nsrun/nsrun/internal/mountns"
 	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/nsrun/nsrun/internal/owner"
+	"github.com/nsrun/nsrun/internal/paths"
+	"github.com/nsrun/nsrun/internal/procscan"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -29,15 +31,12 @@ type Namespace struct {
 
 	mu      sync.Mutex
 	owned   bool // made by New: the owner record is ours
-	etc     bool // EtcDir made /etc/netns/NAME for it
+	etc     bool // New made /etc/netns/NAME for it (WithEtcFile)
 	fd      int  // -1 once closed
 	nl      *netlink.Handle
 	cmds    []*exec.Cmd
 	deleted bool
 }
-
-// ErrClosed is returned by methods of a Namespace after Close or Delete.
-var ErrClosed = errors.New("namespace closed")
 
 // New creates a named network namespace in Dir, as `ip netns add` does,
 // with lo up (see WithLoopbackDown) and the requested sysctls applied, and
@@ -64,35 +63,28 @@ func create(c config) (n *Namespace, err error) {
 	if err := prepareDir(); err != nil {
 		return nil, err
 	}
-	rec := Record{Name: c.name, PID: os.Getpid(), StartTicks: selfStart, PIDNS: selfPIDNS, PIDNSID: selfPIDNSID,
-		Created: time.Now().UTC(), Creator: c.creator, Command: os.Args}
-	etc := filepath.Join(mountns.EtcDir, c.name)
-	if c.etcDir {
-		// A directory that is there already is the user's: use it, never remove it.
-		if _, err := os.Stat(etc); errors.Is(err, os.ErrNotExist) {
-			if err := os.MkdirAll(etc, 0o755); err != nil {
-				return nil, fmt.Errorf("create %s: %w", etc, err)
-			}
-			rec.Etc = true
-		}
-	}
-	if err := claimRecord(rec); err != nil {
-		if rec.Etc {
-			os.Remove(etc)
-		}
+	rec := owner.New(c.name)
+	rec.Etc = len(c.etcFiles) > 0
+	if err := owner.Claim(rec); err != nil {
 		return nil, err
+	}
+	if rec.Etc {
+		if err := writeEtc(c.name, c.etcFiles); err != nil {
+			owner.RemoveRecord(c.name)
+			return nil, err
+		}
 	}
 	path := filepath.Join(Dir(), c.name)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0)
 	if err != nil {
-		removeOwned(c.name)
+		owner.Remove(c.name)
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	unix.Close(fd)
 	defer func() {
 		if err != nil {
 			unmountAndRemove(path)
-			removeOwned(c.name)
+			owner.Remove(c.name)
 		}
 	}()
 	if err := nsthread.Create(path, func() error { return setup(c) }); err != nil {
@@ -105,6 +97,26 @@ func create(c config) (n *Namespace, err error) {
 	nsthread.Remember(n.fd, path)
 	n.grace, n.hostname, n.owned, n.etc = c.grace, c.hostname, true, rec.Etc
 	return n, nil
+}
+
+// writeEtc makes /etc/netns/NAME, which must not exist (it would be
+// somebody else's), and writes the files into it. On failure it removes
+// what it made.
+func writeEtc(name string, files []etcFile) error {
+	dir := filepath.Join(paths.Etc, name)
+	if err := os.MkdirAll(paths.Etc, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", paths.Etc, err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s (WithEtcFile needs a directory of its own): %w", dir, err)
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
+			os.RemoveAll(dir)
+			return fmt.Errorf("write %s: %w", filepath.Join(dir, f.name), err)
+		}
+	}
+	return nil
 }
 
 // setup runs inside the new namespace, on its throwaway thread.
@@ -139,7 +151,7 @@ func open(name, path string) (*Namespace, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
-	return &Namespace{name: name, path: path, id: id, fd: fd, grace: DefaultKillGrace}, nil
+	return &Namespace{name: name, path: path, id: id, fd: fd, grace: defaultKillGrace}, nil
 }
 
 // Open opens the existing named namespace called name, made by anyone (by
@@ -187,53 +199,12 @@ func (n *Namespace) Name() string { return n.name }
 // Path returns the namespace's file in Dir.
 func (n *Namespace) Path() string { return n.path }
 
-// Hostname returns the host name processes started by Command get (see
-// WithHostname), or "" if they keep the host's.
-func (n *Namespace) Hostname() string { return n.hostname }
-
-// EtcDir returns /etc/netns/NAME, the directory whose files Command (like
-// `ip netns exec`) binds over /etc for processes in the namespace, creating
-// it if needed. For a namespace this module made, it also records that the
-// directory belongs to the namespace, so Delete and Sweep remove it with
-// the namespace; a directory that existed before, or one for a namespace
-// we did not make, is left alone.
-func (n *Namespace) EtcDir() (string, error) {
-	dir := filepath.Join(mountns.EtcDir, n.name)
-	if _, err := os.Stat(dir); err == nil {
-		return dir, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create %s: %w", dir, err)
-	}
-	r, err := ReadRecord(n.name)
-	if errors.Is(err, os.ErrNotExist) {
-		return dir, nil
-	}
-	if err == nil {
-		r.Etc = true
-		err = replaceRecord(r)
-	}
-	if err == nil {
-		n.mu.Lock()
-		n.etc = true
-		n.mu.Unlock()
-	}
-	if err != nil {
-		os.Remove(dir)
-		return "", fmt.Errorf("claim %s: %w", dir, err)
-	}
-	return dir, nil
-}
-
 // Fd returns the namespace's open fd, valid until Close or Delete; -1 after.
 func (n *Namespace) Fd() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.fd
 }
-
-// String returns the name.
-func (n *Namespace) String() string { return n.name }
 
 // fdOrErr returns the open fd or ErrClosed.
 func (n *Namespace) fdOrErr() (int, error) {
@@ -269,12 +240,15 @@ func (n *Namespace) closeLocked() {
 // owner), so that Sweep and `nsrun gc` leave it after this process exits.
 // Delete still removes it.
 func (n *Namespace) Keep() error {
-	r, err := ReadRecord(n.name)
-	if err != nil {
-		return fmt.Errorf("keep namespace %s: %w", n.name, err)
+	r, err := owner.Read(n.name)
+	if err == nil {
+		r.Kept, r.PID, r.StartTicks = true, 0, 0
+		err = owner.Replace(r)
 	}
-	r.Kept, r.PID, r.StartTicks = true, 0, 0
-	return replaceRecord(r)
+	if err != nil {
+		return fmt.Errorf("keep network namespace %s: %w", n.name, err)
+	}
+	return nil
 }
 
 // Delete removes the namespace: it kills the processes inside (SIGTERM, then
@@ -294,7 +268,7 @@ func (n *Namespace) Delete() error {
 		return nil
 	}
 	var errs []error
-	if err := killAll(idSet{n.id: true}, n.trackedPids(), n.grace); err != nil {
+	if err := procscan.KillAll(procscan.Set{n.id: true}, n.trackedPids(), n.grace); err != nil {
 		errs = append(errs, err)
 	}
 	if n.nl != nil {
@@ -316,7 +290,7 @@ func (n *Namespace) Delete() error {
 // costing an RCU grace period (10-30 ms) per request. Links to namespaces
 // outside the group go with that cleanup too, as with `ip netns del`.
 func DeleteGroup(nss ...*Namespace) error {
-	ids := idSet{}
+	ids := procscan.Set{}
 	var extra []int
 	grace := time.Duration(0)
 	var live []*Namespace
@@ -330,7 +304,7 @@ func DeleteGroup(nss ...*Namespace) error {
 		}
 		n.mu.Unlock()
 	}
-	errs := []error{killAll(ids, extra, grace)}
+	errs := []error{procscan.KillAll(ids, extra, grace)}
 	for _, n := range live {
 		n.mu.Lock()
 		if !n.deleted {
@@ -352,11 +326,11 @@ func (n *Namespace) removeLocked() error {
 	errs := []error{unmountAndRemove(n.path)}
 	switch {
 	case !n.owned:
-		errs = append(errs, removeOwned(n.name))
+		errs = append(errs, owner.Remove(n.name))
 	case n.etc:
-		errs = append(errs, os.RemoveAll(filepath.Join(mountns.EtcDir, n.name)), removeRecord(n.name))
+		errs = append(errs, owner.RemoveEtc(n.name), owner.RemoveRecord(n.name))
 	default:
-		errs = append(errs, removeRecord(n.name))
+		errs = append(errs, owner.RemoveRecord(n.name))
 	}
 	return errors.Join(errs...)
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/owner"
+	"github.com/nsrun/nsrun/internal/paths"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
@@ -26,10 +28,10 @@ func TestIntegrationNewIsSeenByIP(t *testing.T) {
 	lo := ip(t, "-n", n.Name(), "-o", "link", "show")
 	assert.Equal(t, 1, strings.Count(lo, "\n")+1, "only lo inside: %s", lo)
 	assert.Contains(t, lo, "lo: <LOOPBACK,UP,LOWER_UP>")
-	rec, err := nsrun.ReadRecord(n.Name())
+	rec, err := owner.Read(n.Name())
 	require.NoError(t, err)
 	assert.Equal(t, os.Getpid(), rec.PID)
-	assert.Equal(t, "nstest", rec.Creator)
+	assert.Equal(t, filepath.Base(os.Args[0]), rec.Creator)
 	assert.True(t, rec.OwnerAlive())
 
 	require.NoError(t, n.Delete())
@@ -76,7 +78,7 @@ func TestIntegrationLoopbackDownAndSysctls(t *testing.T) {
 
 func TestIntegrationBadInputChangesNothing(t *testing.T) {
 	taken := newNS(t)
-	long := strings.Repeat("x", nsrun.MaxNameLen+1)
+	long := strings.Repeat("x", 250+1)
 	cases := map[string][]nsrun.Option{
 		"empty name":     {nsrun.WithName("")},
 		"slash":          {nsrun.WithName("a/b")},
@@ -96,13 +98,16 @@ func TestIntegrationBadInputChangesNothing(t *testing.T) {
 			_, err := nsrun.New(append(opts, nsrun.WithPrefix("nsrun-bad-"))...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "create network namespace")
+			kernel := name == "taken" || name == "missing sysctl" || name == "bad sysctl val"
+			assert.Equal(t, !kernel, errors.Is(err, nsrun.ErrInvalid), "only what validation catches matches ErrInvalid: %v", err)
 			assert.Equal(t, before, snapshot(t, "nsrun-bad-"), "a failed New must leave nothing")
 		})
 	}
 	for _, bad := range []string{"", "a/b", ".", "..", long} {
 		_, err := nsrun.Open(bad)
-		assert.ErrorContains(t, err, "invalid namespace name")
-		assert.ErrorContains(t, nsrun.DeleteNamed(bad), "invalid namespace name")
+		assert.ErrorIs(t, err, nsrun.ErrInvalid)
+		assert.ErrorContains(t, err, "namespace name")
+		assert.ErrorIs(t, nsrun.DeleteNamed(bad), nsrun.ErrInvalid)
 	}
 }
 
@@ -112,7 +117,7 @@ func TestIntegrationBadInputChangesNothing(t *testing.T) {
 func snapshot(t *testing.T, prefix string) []string {
 	t.Helper()
 	var out []string
-	for _, d := range []string{nsrun.Dir(), nsrun.RecordDir()} {
+	for _, d := range []string{nsrun.Dir(), paths.Records()} {
 		entries, err := os.ReadDir(d)
 		require.NoError(t, err)
 		for _, e := range entries {
@@ -192,16 +197,15 @@ func waitPids(t *testing.T, n *nsrun.Namespace, want int) []int {
 
 func TestIntegrationDeleteGroup(t *testing.T) {
 	t.Parallel()
-	a, b := newNS(t), newNS(t)
+	a, b := newNS(t, nsrun.WithEtcFile("hosts", []byte("# a\n"))), newNS(t, nsrun.WithEtcFile("hosts", []byte("# b\n")))
 	require.NoError(t, nsrun.WireNSIDs(a, b))
 	h, err := a.Netlink()
 	require.NoError(t, err)
 	require.NoError(t, h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "va"}, PeerName: "vb", PeerNamespace: netlink.NsFd(b.Fd())}))
 	for _, n := range []*nsrun.Namespace{a, b} {
 		require.NoError(t, n.Command("sleep", "60").Start())
-		dir, err := n.EtcDir()
+		_, err := os.Stat(filepath.Join("/etc/netns", n.Name(), "hosts"))
 		require.NoError(t, err)
-		assert.Equal(t, filepath.Join("/etc/netns", n.Name()), dir)
 	}
 	waitPids(t, a, 1)
 	waitPids(t, b, 1)
@@ -221,11 +225,13 @@ func TestIntegrationDeleteLeavesAUsersEtcNetns(t *testing.T) {
 	name := fmt.Sprintf("nsrun-users-etc-%d", os.Getpid())
 	etc := filepath.Join("/etc/netns", name)
 	require.NoError(t, os.MkdirAll(etc, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(etc, "hosts"), []byte("10.9.9.9 users\n"), 0o644))
 	t.Cleanup(func() { os.RemoveAll(etc) })
 	n := newNS(t, nsrun.WithName(name))
-	dir, err := n.EtcDir()
+	// Command binds the user's file, as ip netns exec does.
+	out, err := n.Command("cat", "/etc/hosts").Output()
 	require.NoError(t, err)
-	assert.Equal(t, etc, dir)
+	assert.Equal(t, "10.9.9.9 users\n", string(out))
 	require.NoError(t, n.Delete())
 	_, err = os.Stat(etc)
 	assert.NoError(t, err)
@@ -264,39 +270,50 @@ func TestIntegrationNoFallbackTunnels(t *testing.T) {
 	assert.Equal(t, "1\n", string(now))
 }
 
-func TestIntegrationWithEtcDir(t *testing.T) {
+func TestIntegrationWithEtcFile(t *testing.T) {
 	t.Parallel()
-	n := newNS(t, nsrun.WithEtcDir())
+	n := newNS(t, nsrun.WithEtcFile("hosts", []byte("10.1.2.3 far\n")), nsrun.WithEtcFile("resolv.conf", []byte("nameserver 10.1.2.4\n")))
 	etc := filepath.Join("/etc/netns", n.Name())
-	_, err := os.Stat(etc)
-	require.NoError(t, err)
-	rec, err := nsrun.ReadRecord(n.Name())
+	rec, err := owner.Read(n.Name())
 	require.NoError(t, err)
 	assert.True(t, rec.Etc)
-	dir, err := n.EtcDir()
+	out, err := n.Command("cat", "/etc/hosts", "/etc/resolv.conf").Output()
 	require.NoError(t, err)
-	assert.Equal(t, etc, dir)
+	assert.Equal(t, "10.1.2.3 far\nnameserver 10.1.2.4\n", string(out), "Command binds the files over /etc")
 
-	// The name is taken: the failed New removes the directory it made for
-	// itself, and not the other namespace's.
-	_, err = nsrun.New(nsrun.WithName(n.Name()), nsrun.WithEtcDir())
+	// The name is taken: the failed New changes nothing of the other's.
+	_, err = nsrun.New(nsrun.WithName(n.Name()), nsrun.WithEtcFile("hosts", nil))
 	require.ErrorIs(t, err, os.ErrExist)
-	_, err = os.Stat(etc)
+	b, err := os.ReadFile(filepath.Join(etc, "hosts"))
 	require.NoError(t, err)
+	assert.Equal(t, "10.1.2.3 far\n", string(b))
 
 	require.NoError(t, n.Delete())
 	_, err = os.Stat(etc)
 	assert.True(t, errors.Is(err, os.ErrNotExist))
 }
 
-func TestIntegrationWithEtcDirKeepsAUsersDirectory(t *testing.T) {
+func TestIntegrationWithEtcFileRefusesAUsersDirectory(t *testing.T) {
 	t.Parallel()
 	name := fmt.Sprintf("nsrun-users-etcdir-%d", os.Getpid())
 	etc := filepath.Join("/etc/netns", name)
 	require.NoError(t, os.MkdirAll(etc, 0o755))
 	t.Cleanup(func() { os.RemoveAll(etc) })
-	n := newNS(t, nsrun.WithName(name), nsrun.WithEtcDir())
-	require.NoError(t, n.Delete())
-	_, err := os.Stat(etc)
-	assert.NoError(t, err, "a directory the user made stays")
+	_, err := nsrun.New(nsrun.WithName(name), nsrun.WithEtcFile("hosts", nil))
+	require.ErrorIs(t, err, os.ErrExist)
+	assert.Contains(t, err.Error(), etc)
+	requireGone(t, name)
+	_, err = os.Stat(etc)
+	assert.NoError(t, err, "the user's directory stays")
+	entries, _ := os.ReadDir(etc)
+	assert.Empty(t, entries, "nothing written into it")
+}
+
+func TestWithEtcFileRejectsBadNames(t *testing.T) {
+	for _, name := range []string{"", ".", "..", "a/b", "x\x00"} {
+		_, err := nsrun.New(nsrun.WithEtcFile(name, nil))
+		assert.ErrorIs(t, err, nsrun.ErrInvalid, "%q", name)
+	}
+	_, err := nsrun.New(nsrun.WithEtcFile("hosts", nil), nsrun.WithEtcFile("hosts", nil))
+	assert.ErrorIs(t, err, nsrun.ErrInvalid, "the same file twice")
 }

@@ -8,12 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const (
-	// NoNSID is the id reported for a peer namespace that has none.
-	NoNSID = -1
-	// NSIDAuto asks the kernel to pick a free id, as `ip netns set NAME auto`.
-	NSIDAuto = -1
-)
+// NoNSID is the id reported for a peer namespace that has none. Given to
+// SetNSID it asks the kernel to pick a free id, as `ip netns set NAME auto`;
+// given to ListNSIDs it means no filter.
+const NoNSID = -1
 
 // NSID returns the id that n has for peer: the number n's links use for
 // peer in IFLA_LINK_NETNSID, or NoNSID if n has none for it yet.
@@ -33,13 +31,13 @@ func (n *Namespace) NSID(peer *Namespace) (int, error) {
 	return id, nil
 }
 
-// SetNSID gives peer the id nsid in n (NSIDAuto lets the kernel choose). If
+// SetNSID gives peer the id nsid in n (NoNSID lets the kernel choose). If
 // peer already has an id in n, SetNSID succeeds when it is nsid (or nsid is
-// NSIDAuto) and fails otherwise: ids cannot change once assigned, and the
+// NoNSID) and fails otherwise: ids cannot change once assigned, and the
 // kernel assigns one by itself when a veth peer is made in another
 // namespace, so set ids before making links.
 func (n *Namespace) SetNSID(peer *Namespace, nsid int) error {
-	if nsid < NSIDAuto {
+	if nsid < NoNSID {
 		return fmt.Errorf("set nsid of %s in %s: invalid id %d", peer.name, n.name, nsid)
 	}
 	h, err := n.Netlink()
@@ -54,7 +52,7 @@ func (n *Namespace) SetNSID(peer *Namespace, nsid int) error {
 }
 
 // setNSID sets the id through handle h; "already set to the same id" and,
-// for NSIDAuto, "already set" are success.
+// for NoNSID, "already set" are success.
 func setNSID(h *netlink.Handle, peerFd, nsid int, peer, in string) error {
 	err := h.SetNetNsIdByFd(peerFd, nsid)
 	if err == nil {
@@ -62,7 +60,7 @@ func setNSID(h *netlink.Handle, peerFd, nsid int, peer, in string) error {
 	}
 	if errors.Is(err, unix.EEXIST) {
 		cur, gerr := h.GetNetNsIdByFd(peerFd)
-		if gerr == nil && cur >= 0 && (nsid == NSIDAuto || cur == nsid) {
+		if gerr == nil && cur >= 0 && (nsid == NoNSID || cur == nsid) {
 			return nil
 		}
 		if gerr == nil && cur >= 0 {
@@ -81,7 +79,7 @@ func WireNSIDs(nss ...*Namespace) error {
 			if a == b {
 				continue
 			}
-			if err := a.SetNSID(b, NSIDAuto); err != nil {
+			if err := a.SetNSID(b, NoNSID); err != nil {
 				return fmt.Errorf("wire nsids: %w", err)
 			}
 		}

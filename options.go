@@ -3,9 +3,10 @@ package nsrun
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/nsrun/nsrun/internal/nsname"
 )
 
 // Option configures New.
@@ -17,16 +18,21 @@ type config struct {
 	loopbackDown bool
 	sysctls      [][2]string
 	grace        time.Duration
-	creator      string
 	hostname     string
-	etcDir       bool
+	etcFiles     []etcFile
 }
 
-// DefaultKillGrace is how long Delete waits after SIGTERM before SIGKILL.
-const DefaultKillGrace = time.Second
+// etcFile is a file New places in /etc/netns/NAME.
+type etcFile struct {
+	name string
+	data []byte
+}
+
+// defaultKillGrace is how long Delete waits after SIGTERM before SIGKILL.
+const defaultKillGrace = time.Second
 
 func newConfig(opts []Option) config {
-	c := config{prefix: DefaultPrefix, grace: DefaultKillGrace, creator: "nsrun"}
+	c := config{prefix: nsname.DefaultPrefix, grace: defaultKillGrace}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -37,7 +43,8 @@ func newConfig(opts []Option) config {
 // New fails if the name is taken.
 func WithName(name string) Option { return func(c *config) { c.name, c.nameSet = name, true } }
 
-// WithPrefix sets the start of the random name (default DefaultPrefix).
+// WithPrefix sets the start of the random name (default "nsrun-"): the
+// prefix followed by 12 random hex digits.
 func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
 
 // WithLoopbackDown leaves lo down; by default New brings it up.
@@ -51,27 +58,28 @@ func WithSysctl(key, value string) Option {
 }
 
 // WithKillGrace sets how long Delete waits between SIGTERM and SIGKILL for
-// the processes left inside (default DefaultKillGrace).
+// the processes left inside (default one second; zero sends SIGKILL at once).
 func WithKillGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
-
-// WithCreator labels the owner record (for example "nstest" or "nsrun"), so
-// `nsrun ls` can say who made a namespace.
-func WithCreator(label string) Option { return func(c *config) { c.creator = label } }
-
-// WithEtcDir makes /etc/netns/NAME with the namespace (see EtcDir), in the
-// same step as the owner record, so that it is removed with the namespace.
-func WithEtcDir() Option { return func(c *config) { c.etcDir = true } }
 
 // WithHostname gives processes started by Command a UTS namespace of their
 // own with this hostname.
 func WithHostname(h string) Option { return func(c *config) { c.hostname = h } }
 
-var sysctlKey = regexp.MustCompile(`^net[./][A-Za-z0-9_.:/-]+$`)
+// WithEtcFile places a file called name, holding data, in /etc/netns/NAME
+// (NAME being the namespace's): Command, like `ip netns exec`, binds it over
+// /etc/name for the processes it starts, so that a namespace can have its
+// own hosts or resolv.conf. New creates the directory together with the
+// owner record, and Delete (or a later sweep, if this process dies) removes
+// it; New fails, changing nothing, if the directory exists already. name is
+// a plain file name such as "hosts".
+func WithEtcFile(name string, data []byte) Option {
+	return func(c *config) { c.etcFiles = append(c.etcFiles, etcFile{name, data}) }
+}
 
 // sysctlPath validates a net.* sysctl key and returns its /proc/sys path.
 func sysctlPath(key string) (string, error) {
-	if !sysctlKey.MatchString(key) {
-		return "", fmt.Errorf("invalid sysctl %q: want a net.* key such as net.ipv4.ip_forward", key)
+	if !validSysctl(key) {
+		return "", fmt.Errorf("sysctl %q: want a net.* key such as net.ipv4.ip_forward: %w", key, ErrInvalid)
 	}
 	p := key
 	if !strings.Contains(key, "/") {
@@ -79,16 +87,34 @@ func sysctlPath(key string) (string, error) {
 	}
 	clean := filepath.Join("/proc/sys", p)
 	if !strings.HasPrefix(clean, "/proc/sys/net/") {
-		return "", fmt.Errorf("invalid sysctl %q: leaves /proc/sys/net", key)
+		return "", fmt.Errorf("sysctl %q: leaves /proc/sys/net: %w", key, ErrInvalid)
 	}
 	return clean, nil
 }
 
+// validSysctl reports whether key is "net." or "net/" followed by letters,
+// digits and _ . : / - (interface names in keys may hold the last three).
+func validSysctl(key string) bool {
+	rest, ok := strings.CutPrefix(key, "net.")
+	if !ok {
+		rest, ok = strings.CutPrefix(key, "net/")
+	}
+	if !ok || rest == "" {
+		return false
+	}
+	for _, r := range rest {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("_.:/-", r)) {
+			return false
+		}
+	}
+	return true
+}
+
 // validate checks everything New can check before touching the kernel, and
-// fills in the name.
+// fills in the name. Errors match ErrInvalid.
 func (c *config) validate() error {
 	if !c.nameSet {
-		c.name = RandomName(c.prefix)
+		c.name = nsname.Random(c.prefix)
 	}
 	if err := ValidateName(c.name); err != nil {
 		return err
@@ -99,10 +125,20 @@ func (c *config) validate() error {
 		}
 	}
 	if len(c.hostname) > 64 || strings.ContainsAny(c.hostname, "\x00") {
-		return fmt.Errorf("invalid hostname %q: at most 64 bytes, no NUL", c.hostname)
+		return fmt.Errorf("hostname %q: at most 64 bytes, no NUL: %w", c.hostname, ErrInvalid)
 	}
 	if c.grace < 0 {
-		return fmt.Errorf("invalid kill grace %v: negative", c.grace)
+		return fmt.Errorf("kill grace %v: negative: %w", c.grace, ErrInvalid)
+	}
+	seen := map[string]bool{}
+	for _, f := range c.etcFiles {
+		if f.name == "" || f.name == "." || f.name == ".." || strings.ContainsAny(f.name, "/\x00") {
+			return fmt.Errorf("etc file %q: want a plain file name such as hosts: %w", f.name, ErrInvalid)
+		}
+		if seen[f.name] {
+			return fmt.Errorf("etc file %q: given twice: %w", f.name, ErrInvalid)
+		}
+		seen[f.name] = true
 	}
 	return nil
 }

@@ -17,9 +17,9 @@ import (
 // that every OS thread of the process is back in the host namespace.
 func TestIntegrationStressThreadsComeBack(t *testing.T) {
 	nss := []*nsrun.Namespace{newNS(t), newNS(t), newNS(t), newNS(t)}
-	ids := map[nsthread.ID]bool{}
+	want := map[*nsrun.Namespace]nsthread.ID{}
 	for _, n := range nss {
-		ids[idOf(t, n)] = true
+		want[n] = idOf(t, n) // read here: the workers must not call t.FailNow
 	}
 	const workers, rounds = 32, 200
 	var wg sync.WaitGroup
@@ -31,7 +31,7 @@ func TestIntegrationStressThreadsComeBack(t *testing.T) {
 			for r := 0; r < rounds; r++ {
 				n := nss[(w+r)%len(nss)]
 				check := func() error {
-					if cur, err := nsthread.Current(); err != nil || cur != idOf(t, n) {
+					if cur, err := current(); err != nil || cur != want[n] {
 						errs <- "wrong namespace inside"
 					}
 					return nil
@@ -57,9 +57,9 @@ func TestIntegrationStressThreadsComeBack(t *testing.T) {
 			for j := 0; j < 8; j++ {
 				nstest.Run(t, n, "pinned", func(t *testing.T) {
 					t.Parallel()
-					cur, err := nsthread.Current()
+					cur, err := current()
 					require.NoError(t, err)
-					assert.Equal(t, idOf(t, n), cur)
+					assert.Equal(t, want[n], cur)
 				})
 			}
 		})

@@ -9,6 +9,8 @@ import (
 	"sort"
 
 	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/nsrun/nsrun/internal/owner"
+	"github.com/nsrun/nsrun/internal/procscan"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -74,7 +76,7 @@ func DeleteNamed(name string) error {
 	n, err := open(name, path)
 	if err != nil {
 		// Not (or no longer) a namespace: remove the stale file.
-		if err := errors.Join(unmountAndRemove(path), removeOwned(name)); err != nil {
+		if err := errors.Join(unmountAndRemove(path), owner.Remove(name)); err != nil {
 			return fmt.Errorf("delete network namespace %s: %w", name, err)
 		}
 		return nil
@@ -82,24 +84,11 @@ func DeleteNamed(name string) error {
 	return n.Delete()
 }
 
-// DeleteAll deletes every named namespace in Dir, as `ip -all netns del`.
-func DeleteAll() error {
-	entries, err := List()
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, e := range entries {
-		if err := DeleteNamed(e.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// SetID gives the namespace called name the id nsid in the current
-// namespace, as `ip netns set NAME NSID|auto` (NSIDAuto for auto).
-func SetID(name string, nsid int) error {
+// SetNSID gives the namespace called name the id nsid in the current
+// namespace, as `ip netns set NAME NSID|auto` (NoNSID for auto: the kernel
+// picks a free id). See
+// (*Namespace).SetNSID for ids between two namespaces.
+func SetNSID(name string, nsid int) error {
 	n, err := Open(name)
 	if err != nil {
 		return fmt.Errorf("set nsid: %w", err)
@@ -136,23 +125,14 @@ func Pids(name string) ([]int, error) {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	defer n.Close()
-	return processesIn(idSet{n.id: true})
+	return procscan.In(procscan.Set{n.id: true})
 }
 
 // Pids returns the processes, other than the calling one, with a thread in n.
-func (n *Namespace) Pids() ([]int, error) { return processesIn(idSet{n.id: true}) }
+func (n *Namespace) Pids() ([]int, error) { return procscan.In(procscan.Set{n.id: true}) }
 
-// IDFilter selects what ListIDs reports, as the options of `ip netns list-id`.
-type IDFilter struct {
-	// Target, if not nil, lists the ids held by the namespace that has this
-	// id in the current one, instead of the current namespace's ids.
-	Target *int
-	// NSID, if not nil, keeps only this id of the current namespace.
-	NSID *int
-}
-
-// IDEntry is one line of `ip netns list-id`.
-type IDEntry struct {
+// NSIDEntry is one line of `ip netns list-id`.
+type NSIDEntry struct {
 	NSID        int    // id in the listed namespace (the target, if one was given)
 	CurrentNSID int    // with a target: the same peer's id in the current namespace; else NoNSID
 	Name        string // the peer's name in Dir, if it has one
@@ -165,14 +145,17 @@ const (
 	netnsaCurrentNSID = 5
 )
 
-// ListIDs returns the nsids of the current namespace (or of f.Target), as
-// `ip netns list-id`, sorted by id.
-func ListIDs(f IDFilter) ([]IDEntry, error) {
+// ListNSIDs returns the nsids of the current namespace, sorted by id, as
+// `ip netns list-id [target-nsid TARGET] [nsid NSID]`: with a target other
+// than NoNSID, the ids held by the namespace that has id target in the
+// current one instead; with an nsid other than NoNSID, only the entry for
+// the peer that has this id in the current namespace.
+func ListNSIDs(target, nsid int) ([]NSIDEntry, error) {
 	req := nl.NewNetlinkRequest(unix.RTM_GETNSID, unix.NLM_F_DUMP)
 	req.AddData(nl.NewRtGenMsg())
-	if f.Target != nil {
+	if target != NoNSID {
 		b := make([]byte, 4)
-		binary.NativeEndian.PutUint32(b, uint32(int32(*f.Target)))
+		binary.NativeEndian.PutUint32(b, uint32(int32(target)))
 		req.AddData(nl.NewRtAttr(netnsaTargetNSID, b))
 	}
 	// The kernel reads a dump request's attributes (the target) only from
@@ -200,13 +183,13 @@ func ListIDs(f IDFilter) ([]IDEntry, error) {
 			}
 		}
 	}
-	var out []IDEntry
+	var out []NSIDEntry
 	for _, m := range msgs {
 		attrs, err := nl.ParseRouteAttr(m[nl.DeserializeRtGenMsg(m).Len():])
 		if err != nil {
 			return nil, fmt.Errorf("list nsids: %w", err)
 		}
-		e := IDEntry{NSID: NoNSID, CurrentNSID: NoNSID}
+		e := NSIDEntry{NSID: NoNSID, CurrentNSID: NoNSID}
 		for _, a := range attrs {
 			v := int(int32(binary.NativeEndian.Uint32(a.Value)))
 			switch a.Attr.Type {
@@ -217,10 +200,10 @@ func ListIDs(f IDFilter) ([]IDEntry, error) {
 			}
 		}
 		own := e.NSID
-		if f.Target != nil {
+		if target != NoNSID {
 			own = e.CurrentNSID
 		}
-		if f.NSID != nil && own != *f.NSID {
+		if nsid != NoNSID && own != nsid {
 			continue
 		}
 		e.Name = names[own]

@@ -14,6 +14,8 @@ import (
 
 	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/nsrun/nsrun/internal/owner"
+	"github.com/nsrun/nsrun/internal/paths"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
@@ -22,10 +24,10 @@ import (
 func TestIntegrationListAndSetIDMatchIP(t *testing.T) {
 	t.Parallel()
 	a, b := newNS(t), newNS(t)
-	require.NoError(t, nsrun.SetID(a.Name(), 4001))
-	require.NoError(t, nsrun.SetID(a.Name(), 4001), "setting the same id again is fine")
-	require.Error(t, nsrun.SetID(a.Name(), 4002), "an id cannot change")
-	require.NoError(t, nsrun.SetID(b.Name(), nsrun.NSIDAuto))
+	require.NoError(t, nsrun.SetNSID(a.Name(), 4001))
+	require.NoError(t, nsrun.SetNSID(a.Name(), 4001), "setting the same id again is fine")
+	require.Error(t, nsrun.SetNSID(a.Name(), 4002), "an id cannot change")
+	require.NoError(t, nsrun.SetNSID(b.Name(), nsrun.NoNSID))
 
 	list, err := nsrun.List()
 	require.NoError(t, err)
@@ -63,17 +65,17 @@ func TestIntegrationWhatIPSetsTheLibrarySees(t *testing.T) {
 
 	// The man page's list-id example: target-nsid converts ids.
 	target := 4101
-	entries, err := nsrun.ListIDs(nsrun.IDFilter{Target: &target})
+	entries, err := nsrun.ListNSIDs(target, nsrun.NoNSID)
 	require.NoError(t, err)
 	require.Len(t, entries, 1, "A has one id: for B")
 	assert.Equal(t, 77, entries[0].NSID)
 	out := ip(t, "netns", "list-id", "target-nsid", "4101")
 	assert.Contains(t, out, "nsid 77 ")
 
-	all, err := nsrun.ListIDs(nsrun.IDFilter{NSID: &target})
+	all, err := nsrun.ListNSIDs(nsrun.NoNSID, target)
 	require.NoError(t, err)
 	require.Len(t, all, 1)
-	assert.Equal(t, nsrun.IDEntry{NSID: 4101, CurrentNSID: nsrun.NoNSID, Name: a.Name()}, all[0])
+	assert.Equal(t, nsrun.NSIDEntry{NSID: 4101, CurrentNSID: nsrun.NoNSID, Name: a.Name()}, all[0])
 	assert.Contains(t, ip(t, "netns", "list-id", "nsid", "4101"), "nsid 4101 (iproute2 netns name: "+a.Name()+")")
 }
 
@@ -144,7 +146,7 @@ func TestIntegrationIdentifyPidsAttach(t *testing.T) {
 	names, err = nsrun.Identify(cmd.Process.Pid)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{n.Name(), alias}, names)
-	_, err = nsrun.ReadRecord(alias)
+	_, err = owner.Read(alias)
 	assert.ErrorIs(t, err, os.ErrNotExist, "attach writes no owner record")
 	require.NoError(t, att.Close())
 	_, err = nsrun.Attach(alias, cmd.Process.Pid)
@@ -180,7 +182,7 @@ func TestIntegrationMonitorSeesIPAddAndDel(t *testing.T) {
 			t.Fatalf("events: %v", got)
 		}
 	}
-	assert.Equal(t, []nsrun.Event{{Op: nsrun.EventAdd, Name: name}, {Op: nsrun.EventDelete, Name: name}}, got)
+	assert.Equal(t, []nsrun.Event{{Name: name}, {Name: name, Deleted: true}}, got)
 	cancel()
 	for range events {
 	}
@@ -190,7 +192,7 @@ func TestIntegrationSweepRemovesACrashedOwnersLeftovers(t *testing.T) {
 	// Any test binary running beside this one sweeps dead owners' leftovers
 	// too (nstest.New does, once per process). Run the scenario in a child
 	// with a namespace directory of its own, so nobody else sweeps it.
-	if os.Getenv(nsrun.DirEnv) == "" {
+	if os.Getenv(paths.NetnsEnv) == "" {
 		dir, err := os.MkdirTemp("", "nsrun-sweep")
 		require.NoError(t, err)
 		netnsDir := filepath.Join(dir, "netns")
@@ -199,7 +201,7 @@ func TestIntegrationSweepRemovesACrashedOwnersLeftovers(t *testing.T) {
 			os.RemoveAll(dir)
 		})
 		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
-		cmd.Env = append(os.Environ(), nsrun.DirEnv+"="+netnsDir)
+		cmd.Env = append(os.Environ(), paths.NetnsEnv+"="+netnsDir)
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		require.Contains(t, string(out), "--- PASS: "+t.Name())
@@ -210,7 +212,7 @@ func TestIntegrationSweepRemovesACrashedOwnersLeftovers(t *testing.T) {
 	// once per process, which would take the crashed one away too early.)
 	live, kept, foreign := newNS(t), newNS(t), newNS(t)
 	require.NoError(t, kept.Keep())
-	require.NoError(t, os.Remove(filepath.Join(nsrun.RecordDir(), foreign.Name()+".json")))
+	require.NoError(t, os.Remove(filepath.Join(paths.Records(), foreign.Name()+".json")))
 
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), helperEnv+"=create-and-die")
@@ -218,24 +220,24 @@ func TestIntegrationSweepRemovesACrashedOwnersLeftovers(t *testing.T) {
 	name := strings.TrimSpace(string(out))
 	require.NotEmpty(t, name, "the helper prints the namespace it made")
 	t.Cleanup(func() { nsrun.DeleteNamed(name) })
-	rec, err := nsrun.ReadRecord(name)
+	rec, err := owner.Read(name)
 	require.NoError(t, err)
 	assert.False(t, rec.OwnerAlive())
 	pids, err := nsrun.Pids(name)
 	require.NoError(t, err)
 	require.Len(t, pids, 1, "the crashed owner's child lives on inside")
 
-	dry, err := nsrun.Sweep(true)
+	dry, err := owner.Sweep(true, nsrun.DeleteNamed)
 	require.NoError(t, err)
 	assert.Equal(t, []string{name}, recordNames(dry))
 	assert.Contains(t, listNames(t), name, "dry run removes nothing")
 
-	swept, err := nsrun.Sweep(false)
+	swept, err := owner.Sweep(false, nsrun.DeleteNamed)
 	require.NoError(t, err)
 	assert.Equal(t, []string{name}, recordNames(swept))
 	assert.NotContains(t, listNames(t), name)
 	assert.Subset(t, listNames(t), []string{live.Name(), kept.Name(), foreign.Name()})
-	_, err = nsrun.ReadRecord(name)
+	_, err = owner.Read(name)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	_, err = os.Stat(fmt.Sprintf("/proc/%d/ns/net", pids[0]))
 	assert.Error(t, err, "the process inside was killed")
@@ -252,7 +254,7 @@ func listNames(t *testing.T) []string {
 	return names
 }
 
-func recordNames(rs []nsrun.Record) []string {
+func recordNames(rs []owner.Record) []string {
 	var out []string
 	for _, r := range rs {
 		out = append(out, r.Name)
@@ -267,12 +269,14 @@ func TestIntegrationOwnerInAnotherPIDNamespace(t *testing.T) {
 	other := exec.Command("unshare", "--pid", "--fork", "--kill-child", "sleep", "60")
 	require.NoError(t, other.Start())
 	var ino, uid uint64
+	var child int
 	require.Eventually(t, func() bool {
 		// The forked child is the one in the new PID namespace.
 		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", other.Process.Pid, other.Process.Pid))
 		if len(strings.Fields(string(kids))) == 0 {
 			return false
 		}
+		child, _ = strconv.Atoi(strings.Fields(string(kids))[0])
 		var st syscall.Stat_t
 		if syscall.Stat("/proc/"+strings.Fields(string(kids))[0]+"/ns/pid", &st) != nil {
 			return false
@@ -283,9 +287,13 @@ func TestIntegrationOwnerInAnotherPIDNamespace(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 	// With the unique id, a newer PID namespace that gets the same inode
 	// number (the kernel reuses them at once) does not keep this one alive.
-	rec := nsrun.Record{Name: "x", PID: 1, StartTicks: 1, PIDNS: ino, PIDNSID: uid}
+	rec := owner.Record{Name: "x", PID: 1, StartTicks: 1, PIDNS: ino, PIDNSID: uid}
 	assert.True(t, rec.OwnerAlive(), "pid 1 of a live PID namespace")
-	other.Process.Kill()
+	// Kill the PID namespace's only process, so that unshare, its parent,
+	// reaps it at once: killing unshare instead would leave a zombie for
+	// this machine's PID 1 to reap, which keeps the PID namespace alive
+	// for as long as PID 1 takes.
+	require.NoError(t, syscall.Kill(child, syscall.SIGKILL))
 	other.Wait()
 	assert.Eventually(t, func() bool { return !rec.OwnerAlive() }, 5*time.Second, 10*time.Millisecond)
 }

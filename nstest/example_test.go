@@ -49,7 +49,15 @@ func ExampleRun() {
 func ExampleTopology() {
 	_ = func(t *testing.T) {
 		f := nstest.Topology(t, fixture.Router("client", "router", "server"))
-		out, err := f.Node("client").Command("ping", "-c1", f.IPv4("server").String()).CombinedOutput()
+		client, err := f.Namespace("client") // an error lists the nodes if "client" is not one
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err := f.IPv4("server")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := client.Command("ping", "-c1", server.String()).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}

@@ -20,26 +20,37 @@
 package nstest
 
 import (
-	"errors"
-	"os"
-	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/nsrun/nsrun"
-	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/nsrun/nsrun/internal/corehook"
+	"github.com/nsrun/nsrun/internal/owner"
+	"github.com/nsrun/nsrun/internal/testenv"
 )
 
 // StrictEnv names the environment variable that turns a skip for lack of
 // privilege into a failure.
-const StrictEnv = "NSTEST_STRICT"
-
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+const StrictEnv = testenv.StrictEnv
 
 // prefix derives a namespace name prefix from the test name, so that
-// `ip netns list` shows which test a namespace belongs to.
+// `ip netns list` shows which test a namespace belongs to: "nst-", then the
+// name with each run of other characters than [A-Za-z0-9_.-] made one "-",
+// cut to 40 bytes, then "-".
 func prefix(tb testing.TB) string {
-	name := unsafeChars.ReplaceAllString(tb.Name(), "-")
+	var b strings.Builder
+	dash := false
+	for _, r := range tb.Name() {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '.' || r == '-' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	name := b.String()
 	if len(name) > 40 {
 		name = name[:40]
 	}
@@ -49,7 +60,7 @@ func prefix(tb testing.TB) string {
 // sweep removes, once per process, what earlier runs left behind when they
 // could not clean up (killed, or timed out: the testing package exits
 // without running cleanups then). Only namespaces whose owner is dead go.
-var sweep = sync.OnceValue(func() error { _, err := nsrun.Sweep(false); return err })
+var sweep = sync.OnceValue(func() error { _, err := owner.Sweep(false, nsrun.DeleteNamed); return err })
 
 // New creates a named network namespace for the test, with lo up, and
 // deletes it in tb.Cleanup (killing the processes left inside first). The
@@ -65,10 +76,10 @@ func New(tb testing.TB, opts ...nsrun.Option) *nsrun.Namespace {
 	if err := sweep(); err != nil {
 		tb.Logf("nstest: removing leftovers of earlier runs: %v", err)
 	}
-	all := append([]nsrun.Option{nsrun.WithPrefix(prefix(tb)), nsrun.WithCreator("nstest")}, opts...)
-	n, err := nsrun.New(all...)
+	RequirePrivilege(tb)
+	n, err := nsrun.New(append([]nsrun.Option{nsrun.WithPrefix(prefix(tb))}, opts...)...)
 	if err != nil {
-		SkipOrFail(tb, err)
+		tb.Fatalf("nstest: %v", err)
 	}
 	tb.Cleanup(func() {
 		if err := n.Delete(); err != nil {
@@ -78,15 +89,14 @@ func New(tb testing.TB, opts ...nsrun.Option) *nsrun.Namespace {
 	return n
 }
 
-// SkipOrFail ends the test because err stopped a namespace from being made:
-// a skip when err is a lack of privilege (unless NSTEST_STRICT=1), a
-// failure otherwise.
-func SkipOrFail(tb testing.TB, err error) {
+// RequirePrivilege skips the test, with the reason, when this process
+// cannot create network namespaces, which it finds out by trying once per
+// process; under NSTEST_STRICT=1 it fails the test instead. New and
+// Topology call it; call it first in tests that need the privilege
+// otherwise (to run a program as root inside a namespace, say).
+func RequirePrivilege(tb testing.TB) {
 	tb.Helper()
-	if errors.Is(err, os.ErrPermission) && os.Getenv(StrictEnv) != "1" {
-		tb.Skipf("nstest: needs the privilege to create network namespaces (run as root, or `go test -exec sudo`; %s=1 makes this a failure): %v", StrictEnv, err)
-	}
-	tb.Fatalf("nstest: %v", err)
+	testenv.RequirePrivilege(tb)
 }
 
 // Run runs f as a subtest called name whose goroutine is pinned inside ns
@@ -98,13 +108,9 @@ func SkipOrFail(tb testing.TB, err error) {
 func Run(t *testing.T, ns *nsrun.Namespace, name string, f func(t *testing.T)) bool {
 	t.Helper()
 	return t.Run(name, func(t *testing.T) {
-		fd := ns.Fd()
-		if fd < 0 {
-			t.Fatalf("nstest: namespace %s is closed", ns.Name())
-		}
-		exit, err := nsthread.Enter(fd)
+		exit, err := corehook.Pin(ns)
 		if err != nil {
-			t.Fatalf("nstest: enter %s: %v", ns.Name(), err)
+			t.Fatalf("nstest: %v", err)
 		}
 		defer func() {
 			if err := exit(); err != nil {

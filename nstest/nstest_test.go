@@ -10,6 +10,7 @@ import (
 
 	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/internal/leakcheck"
+	"github.com/nsrun/nsrun/internal/owner"
 	"github.com/nsrun/nsrun/nstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -63,7 +64,7 @@ func requireNoneLeft(t *testing.T, names []string) {
 	for _, n := range names {
 		_, err := os.Stat(nsrun.Dir() + "/" + n)
 		assert.True(t, os.IsNotExist(err), "%s left behind", n)
-		_, err = nsrun.ReadRecord(n)
+		_, err = owner.Read(n)
 		assert.True(t, os.IsNotExist(err), "record of %s left behind", n)
 	}
 }
@@ -87,10 +88,10 @@ func TestIntegrationTimeoutLeftoversAreSweptByTheNextRun(t *testing.T) {
 			nsrun.DeleteNamed(n)
 		}
 	})
-	rec, err := nsrun.ReadRecord(names[0])
+	rec, err := owner.Read(names[0])
 	require.NoError(t, err, "the timed-out run left its namespace")
 	assert.False(t, rec.OwnerAlive())
-	swept, err := nsrun.Sweep(false) // what the next nstest.New does first
+	swept, err := owner.Sweep(false, nsrun.DeleteNamed) // what the next nstest.New does first
 	require.NoError(t, err)
 	assert.NotEmpty(t, swept)
 	requireNoneLeft(t, names)

@@ -1,7 +1,6 @@
 package nstest
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/nsrun/nsrun/fixture"
@@ -10,23 +9,29 @@ import (
 // Topology builds spec (see fixture.New) for the test and tears it down in
 // tb.Cleanup: links, namespaces (processes inside killed) and /etc/netns
 // files. It returns once every link is up and every address usable. Get the
-// nodes with Node, their addresses with IPv4, IPv6 or Addrs, and inject
-// faults with Link, Partition and Heal.
+// nodes' namespaces with Namespace, their addresses with IPv4, IPv6 or
+// Addrs, and inject faults with Link, Partition and Heal; each lookup
+// returns an error listing the names there are if its name is not one.
 //
 // An invalid spec fails the test; a lack of privilege skips it (or fails it
 // under NSTEST_STRICT=1), as New does. Topology is safe in parallel tests:
 // each topology has its own uniquely named namespaces.
 //
 //	f := nstest.Topology(t, fixture.Pair("client", "server"))
-//	conn, err := f.Node("client").Dial("tcp", net.JoinHostPort(f.IPv4("server").String(), "80"))
+//	client, err := f.Namespace("client")
+//	...
+//	server, err := f.IPv4("server")
+//	...
+//	conn, err := client.Dial("tcp", net.JoinHostPort(server.String(), "80"))
 func Topology(tb testing.TB, spec *fixture.Spec) *fixture.Fixture {
 	tb.Helper()
+	if err := spec.Validate(); err != nil {
+		tb.Fatalf("nstest: %v", err)
+	}
+	RequirePrivilege(tb)
 	f, err := fixture.New(tb.Context(), spec)
 	if err != nil {
-		if errors.Is(err, fixture.ErrInvalid) {
-			tb.Fatalf("nstest: %v", err)
-		}
-		SkipOrFail(tb, err)
+		tb.Fatalf("nstest: %v", err)
 	}
 	tb.Cleanup(func() {
 		if err := f.Close(); err != nil {

@@ -19,12 +19,20 @@ func TestIntegrationTopology(t *testing.T) {
 	t.Run("inner", func(t *testing.T) {
 		f := nstest.Topology(t, fixture.Pair("client", "server"))
 		for _, n := range f.Nodes() {
-			names = append(names, f.Node(n).Name())
+			ns, err := f.Namespace(n)
+			require.NoError(t, err)
+			names = append(names, ns.Name())
 		}
-		ln, err := f.Node("server").Listen("tcp", net.JoinHostPort(f.IPv6("server").String(), "0"))
+		server, err := f.Namespace("server")
+		require.NoError(t, err)
+		addr, err := f.IPv6("server")
+		require.NoError(t, err)
+		ln, err := server.Listen("tcp", net.JoinHostPort(addr.String(), "0"))
 		require.NoError(t, err)
 		defer ln.Close()
-		c, err := f.Node("client").Dial("tcp", ln.Addr().String())
+		client, err := f.Namespace("client")
+		require.NoError(t, err)
+		c, err := client.Dial("tcp", ln.Addr().String())
 		require.NoError(t, err)
 		c.Close()
 	})
@@ -38,7 +46,9 @@ func TestIntegrationTopology(t *testing.T) {
 func TestIntegrationTopologyFile(t *testing.T) {
 	f := nstest.TopologyFile(t, filepath.Join("..", "examples", "lan.yaml"))
 	assert.Equal(t, []string{"sw", "h1", "h2", "h3", "h4"}, f.Nodes())
-	out, err := f.Node("h1").Command("getent", "hosts", "h4").Output()
+	h1, err := f.Namespace("h1")
+	require.NoError(t, err)
+	out, err := h1.Command("getent", "hosts", "h4").Output()
 	require.NoError(t, err)
 	assert.Contains(t, string(out), "h4")
 }
@@ -65,9 +75,13 @@ func TestHelperTopologyPanics(t *testing.T) {
 	helperOnly(t)
 	f := nstest.Topology(t, fixture.LAN(2))
 	for _, n := range f.Nodes() {
-		t.Log("NAMESPACE", f.Node(n).Name())
+		ns, err := f.Namespace(n)
+		require.NoError(t, err)
+		t.Log("NAMESPACE", ns.Name())
 	}
-	require.NoError(t, f.Node("h1").Command("sleep", "60").Start())
+	h1, err := f.Namespace("h1")
+	require.NoError(t, err)
+	require.NoError(t, h1.Command("sleep", "60").Start())
 	panic("on purpose")
 }
 

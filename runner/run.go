@@ -18,10 +18,11 @@ import (
 //   - ctx being done acts like a SIGTERM.
 //
 // sigs may be nil; the caller registers it with signal.Notify (usually for
-// Forwarded) before creating the namespace, so that no signal is lost.
+// SIGINT, SIGTERM, SIGHUP and SIGQUIT, the signals the reaper forwards)
+// before creating the namespace, so that no signal is lost.
 // Errors are as for Start and Wait.
 func (c *Cmd) Run(ctx context.Context, sigs <-chan os.Signal) (Status, error) {
-	if c.cmd == nil {
+	if c.proc == nil {
 		if err := c.Start(); err != nil {
 			return Status{}, err
 		}
@@ -35,7 +36,7 @@ func (c *Cmd) Run(ctx context.Context, sigs <-chan os.Signal) (Status, error) {
 		st, err := c.Wait()
 		done <- result{st, err}
 	}()
-	s := supervisor{c: c, ctxDone: ctx.Done(), ready: c.ready}
+	s := supervisor{c: c, ctxDone: ctx.Done(), ready: c.proc.Ready()}
 	if c.Timeout > 0 {
 		t := time.NewTimer(c.Timeout)
 		defer t.Stop()

@@ -1,24 +1,14 @@
 package runner
 
 import (
-	"errors"
 	"fmt"
 	"syscall"
 
-	"github.com/nsrun/nsrun/runner/internal/reaper"
+	"github.com/nsrun/nsrun/internal/reexec"
 )
 
-// Exit codes of failures that are not the payload's own, as env(1) and
-// timeout(1) use them.
-const (
-	CodeTimeout       = 124                      // the payload was stopped by Cmd.Timeout
-	CodeFailed        = reaper.CodeFailed        // the runner itself failed: 125
-	CodeNotExecutable = reaper.CodeNotExecutable // the command was found but could not be executed: 126
-	CodeNotFound      = reaper.CodeNotFound      // the command was not found: 127
-)
-
-// Forwarded lists the signals the reaper passes on to the payload's group.
-var Forwarded = reaper.Forwarded
+// codeTimeout is the exit code after Cmd.Timeout, as timeout(1) uses it.
+const codeTimeout = 124
 
 // Status is how a payload ended.
 type Status struct {
@@ -28,12 +18,13 @@ type Status struct {
 	Killed   bool           // the runner escalated to SIGKILL (grace passed, second SIGINT, Kill)
 }
 
-// ExitCode returns the status as a shell reports it: CodeTimeout after a
-// timeout, 128+N after death by signal N, else the payload's exit code.
+// ExitCode returns the status as a shell reports it: 124 after a timeout
+// (as timeout(1)), 128+N after death by signal N, else the payload's exit
+// code.
 func (s Status) ExitCode() int {
 	switch {
 	case s.TimedOut:
-		return CodeTimeout
+		return codeTimeout
 	case s.Signal != 0:
 		return 128 + int(s.Signal)
 	}
@@ -53,7 +44,9 @@ func (s Status) String() string {
 }
 
 // Error is a failure that kept the payload from running or from being
-// supervised. Code is CodeFailed, CodeNotExecutable or CodeNotFound.
+// supervised. Code is the exit code for it, as env(1) uses them: 125 when
+// the runner itself failed, 126 when the command was found but could not
+// be executed, 127 when it was not found. Callers get it with errors.As.
 type Error struct {
 	Code int
 	Err  error
@@ -65,22 +58,9 @@ func (e *Error) Error() string { return e.Err.Error() }
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// ErrorCode returns the exit code nsrun uses for err: the Code of an
-// *Error, CodeFailed for any other non-nil error, 0 for nil.
-func ErrorCode(err error) int {
-	var e *Error
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &e):
-		return e.Code
-	}
-	return CodeFailed
-}
-
 // failed wraps err as a runner failure (exit code 125).
 func failed(format string, a ...any) *Error {
-	return &Error{Code: CodeFailed, Err: fmt.Errorf(format, a...)}
+	return &Error{Code: reexec.CodeFailed, Err: fmt.Errorf(format, a...)}
 }
 
 // statusOf converts a wait status.

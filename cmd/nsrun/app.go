@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nsrun/nsrun/internal/reexec"
 	"github.com/nsrun/nsrun/runner"
 )
 
@@ -27,11 +28,12 @@ type subcommand func(a *app, ctx context.Context, args []string) int
 // subcommands maps the first argument to a subcommand. Any other first
 // argument is a command to run (`nsrun -- ls` runs ls).
 var subcommands = map[string]subcommand{
-	"exec": (*app).execCmd,
-	"ls":   (*app).lsCmd,
-	"gc":   (*app).gcCmd,
-	"up":   (*app).upCmd,
-	"down": (*app).downCmd,
+	"exec":   (*app).execCmd,
+	"ls":     (*app).lsCmd,
+	"gc":     (*app).gcCmd,
+	"up":     (*app).upCmd,
+	"down":   (*app).downCmd,
+	"schema": (*app).schemaCmd,
 }
 
 // run is nsrun's main, with its environment passed in so tests can drive
@@ -59,12 +61,22 @@ func (a *app) logf(format string, args ...any) {
 }
 
 // fail reports err as nsrun's own failure, on one line, and returns its
-// exit code (125, or 126/127 when the command could not be run).
+// exit code (see exitCode).
 func (a *app) fail(err error) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	fmt.Fprintf(a.stderr, "nsrun: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
-	return runner.ErrorCode(err)
+	return exitCode(err)
+}
+
+// exitCode returns nsrun's exit code for its own failure err: the Code of
+// a *runner.Error (126 or 127 when the command could not be executed or
+// found), else 125.
+func exitCode(err error) int {
+	if e := (*runner.Error)(nil); errors.As(err, &e) {
+		return e.Code
+	}
+	return reexec.CodeFailed
 }
 
 // usageError is a mistake on the command line.
@@ -88,9 +100,13 @@ func (a *app) parse(fs *flag.FlagSet, args []string, usage string) (code int, do
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(a.stdout, strings.TrimLeft(usage, "\n"))
-		fmt.Fprintln(a.stdout, "\nFlags:")
-		fs.SetOutput(a.stdout)
-		fs.PrintDefaults()
+		defined := false // nsrun schema has no flags
+		fs.VisitAll(func(*flag.Flag) { defined = true })
+		if defined {
+			fmt.Fprintln(a.stdout, "\nFlags:")
+			fs.SetOutput(a.stdout)
+			fs.PrintDefaults()
+		}
 		return 0, true
 	}
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/nsrun/nsrun/internal/testenv"
 )
 
 // BenchmarkIntegrationStartup measures, side by side in one run, the cost
@@ -19,6 +21,7 @@ import (
 //
 //	go test -run '^$' -bench Startup -benchtime 200x ./cmd/nsrun/
 func BenchmarkIntegrationStartup(b *testing.B) {
+	testenv.RequirePrivilege(b)
 	static := filepath.Join(filepath.Dir(nsrunBin), "nsrun-static")
 	build := exec.Command("go", "build", "-o", static, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -7,7 +7,7 @@ import (
 	"os/signal"
 
 	"github.com/nsrun/nsrun"
-	"github.com/nsrun/nsrun/runner"
+	"github.com/nsrun/nsrun/internal/reexec"
 )
 
 // execCmd is nsrun exec NAME [--] COMMAND [ARG...]: run in an existing
@@ -39,7 +39,7 @@ func (a *app) execCmd(ctx context.Context, args []string) int {
 		return a.fail(err)
 	}
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, runner.Forwarded...)
+	signal.Notify(sigs, reexec.Forwarded()...)
 	defer signal.Stop(sigs)
 	ns, err := nsrun.Open(name)
 	if err != nil {

@@ -10,6 +10,7 @@ Usage:
   nsrun ls [--json]                      namespaces made by nsrun and nstest
   nsrun gc [--dry-run]                   remove those whose owner died
   nsrun up FILE | nsrun down NAME        keep a topology up between CI steps
+  nsrun schema                           JSON Schema of topology files
   nsrun help SUBCOMMAND                  help on a subcommand
 
 The command runs in a fresh named namespace (visible to ip netns) with

@@ -10,11 +10,13 @@ import (
 	"testing"
 
 	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestIntegrationInside(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	r := runNsrun(t, nil, "--hostname", "inside", "--", "sh", "-c",
 		`ls /sys/class/net; ip -o link | cut -d: -f2; hostname; echo "ns=$NSRUN_NETNS"; echo "ppid=$PPID"; ls /proc | grep -c '^[0-9]'`)
 	require.Equal(t, 0, r.code, r.stderr)
@@ -29,6 +31,7 @@ func TestIntegrationInside(t *testing.T) {
 }
 
 func TestIntegrationPrivilegeDrop(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -54,6 +57,7 @@ func TestIntegrationPrivilegeDrop(t *testing.T) {
 }
 
 func TestIntegrationEtcNetns(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	name := uniqueName("e2e-etc")
 	etc := filepath.Join("/etc/netns", name)
 	// A symlinked file in /etc pointing into /run, as resolv.conf often is.
@@ -100,6 +104,7 @@ func countMounts(t *testing.T, dir string) int {
 }
 
 func TestIntegrationExec(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	ns, err := nsrun.New(nsrun.WithName(uniqueName("e2e-exec")))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, ns.Delete()) })
@@ -123,6 +128,7 @@ func TestIntegrationExec(t *testing.T) {
 }
 
 func TestIntegrationKeepAndDown(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	name := uniqueName("e2e-keep")
 	r := runNsrun(t, nil, "--keep", "--name", name, "--", "true")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -151,6 +157,7 @@ func TestIntegrationKeepAndDown(t *testing.T) {
 }
 
 func TestIntegrationJSONSummary(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	file := filepath.Join(t.TempDir(), "summary.json")
 	r := runNsrun(t, nil, "-v", "--json", file, "--", "sh", "-c", "exit 3")
 	require.Equal(t, 3, r.code, r.stderr)
@@ -174,6 +181,7 @@ func TestIntegrationJSONSummary(t *testing.T) {
 // The "sudo" here is a shell named sudo that changes the environment, as
 // sudo's env_reset does, before it starts nsrun.
 func TestIntegrationSudoEnv(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	sh, err := os.ReadFile("/bin/sh")
 	require.NoError(t, err)
 	sudo := filepath.Join(t.TempDir(), "sudo")
@@ -199,6 +207,7 @@ func TestIntegrationSudoEnv(t *testing.T) {
 // the run: not visible on the host, never swept from the host (their owner
 // records hold pids of the run's PID namespace), gone afterwards.
 func TestIntegrationPrivateNetnsDir(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	inner := uniqueName("e2e-inner")
 	r := startNsrun(t, "--", "sh", "-c", `ip netns add `+inner+` &&
 echo '{"name":"`+inner+`","pid":2,"start_ticks":1,"creator":"nstest"}' > /run/nsrun/`+inner+`.json &&

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/owner"
 )
 
 // lsEntry is one line of nsrun ls.
@@ -33,7 +34,7 @@ func (a *app) lsCmd(_ context.Context, args []string) int {
 	if fs.NArg() > 0 {
 		return a.fail(usageError{"unexpected argument " + fs.Arg(0), "nsrun ls"})
 	}
-	recs, err := nsrun.Records()
+	recs, err := owner.List()
 	if err != nil {
 		return a.fail(fmt.Errorf("list namespaces: %w", err))
 	}
@@ -62,7 +63,7 @@ func (a *app) lsCmd(_ context.Context, args []string) int {
 }
 
 // entryOf describes a record for ls.
-func entryOf(r nsrun.Record) lsEntry {
+func entryOf(r owner.Record) lsEntry {
 	owner := "dead"
 	switch {
 	case r.Kept:
@@ -88,7 +89,7 @@ func (a *app) gcCmd(_ context.Context, args []string) int {
 	if fs.NArg() > 0 {
 		return a.fail(usageError{"unexpected argument " + fs.Arg(0), "nsrun gc"})
 	}
-	swept, err := nsrun.Sweep(*dry)
+	swept, err := owner.Sweep(*dry, nsrun.DeleteNamed)
 	verb := "removed"
 	if *dry {
 		verb = "would remove"

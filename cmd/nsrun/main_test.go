@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/nsrun/nsrun/internal/syncbuf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/internal/leakcheck"
+	"github.com/nsrun/nsrun/internal/syncbuf"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )

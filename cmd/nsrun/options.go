@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/runnerhook"
 	"github.com/nsrun/nsrun/runner"
 )
 
@@ -61,17 +63,17 @@ func (o *runOpts) check() error {
 // --as-root, else the sudo caller (or nil: the current user). It also sets
 // o.env: for the sudo caller by default, the caller's own environment
 // (PATH, virtualenv, ...) as it was before sudo reset it; else ours.
-func (o *runOpts) resolveUser() (*runner.User, error) {
+func (o *runOpts) resolveUser() (*account, error) {
 	o.env = os.Environ()
 	switch {
 	case o.asRoot:
 		return nil, nil
 	case o.user != "":
-		return runner.LookupUser(o.user)
+		return lookupUser(o.user)
 	}
-	u, err := runner.SudoUser()
+	u, err := sudoUser()
 	if u != nil {
-		if env, ok := runner.SudoEnv(); ok {
+		if env, ok := sudoEnv(); ok {
 			o.env = env
 		}
 	}
@@ -79,7 +81,7 @@ func (o *runOpts) resolveUser() (*runner.User, error) {
 }
 
 // command builds the runner.Cmd for argv in the session's namespace.
-func (o *runOpts) command(a *app, s *session, argv []string, u *runner.User) *runner.Cmd {
+func (o *runOpts) command(a *app, s *session, argv []string, u *account) *runner.Cmd {
 	c := runner.Command(s.ns, argv[0], argv[1:]...)
 	hostname := o.hostname
 	if hostname == "" {
@@ -94,18 +96,22 @@ func (o *runOpts) command(a *app, s *session, argv []string, u *runner.User) *ru
 
 // earlyCommand builds the runner.Cmd for argv in the single namespace
 // called netns that is yet to be made, so that its reaper starts while the
-// namespace is made (see runner.CommandNamed).
-func (o *runOpts) earlyCommand(a *app, netns string, argv []string, u *runner.User) *runner.Cmd {
-	c := runner.CommandNamed(netns, argv[0], argv[1:]...)
+// namespace is made; enter hands the namespace over once it is (see
+// runnerhook.CommandNamed).
+func (o *runOpts) earlyCommand(a *app, netns string, argv []string, u *account) (c *runner.Cmd, enter func(*nsrun.Namespace) error) {
+	cmd, enter := runnerhook.CommandNamed(netns, argv)
+	c = cmd.(*runner.Cmd)
 	o.configure(a, c, setenv(o.env, "NSRUN_NETNS", netns), o.hostname, u)
-	return c
+	return c, enter
 }
 
 // configure sets what command and earlyCommand share.
-func (o *runOpts) configure(a *app, c *runner.Cmd, env []string, hostname string, u *runner.User) {
+func (o *runOpts) configure(a *app, c *runner.Cmd, env []string, hostname string, u *account) {
 	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
 	c.Env = env
-	c.User = u
+	if u != nil {
+		c.Env, c.Credential = u.env(env), u.credential()
+	}
 	c.Hostname = hostname
 	c.NoPIDNamespace = o.noPID
 	c.Timeout, c.Grace = o.timeout, o.grace

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsrun/nsrun/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -38,6 +39,7 @@ func runIn(t *testing.T, dir string, env []string, name string, args ...string) 
 }
 
 func TestIntegrationGoTestExec(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	root := repoRoot(t)
 	out, code := runIn(t, root, nil, "go", "test", "-count=1", "-v", "-exec", nsrunBin, "./examples/gopkg/")
 	require.Equal(t, 0, code, out)
@@ -50,6 +52,7 @@ func TestIntegrationGoTestExec(t *testing.T) {
 }
 
 func TestIntegrationPytest(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	const python = "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import pytest").Run(); err != nil {
 		t.Skipf("no pytest for %s (apt-get install python3-pytest): %v", python, err)

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/paths"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -51,11 +51,11 @@ func detachAll(path string) {
 // runNsrunIn runs nsrun with its namespaces in the private dir.
 func runNsrunIn(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	return runNsrun(t, []string{nsrun.DirEnv + "=" + filepath.Join(dir, "netns")}, args...)
+	return runNsrun(t, []string{paths.NetnsEnv + "=" + filepath.Join(dir, "netns")}, args...)
 }
 
 // startNsrunIn starts nsrun with its namespaces in the private dir.
 func startNsrunIn(t *testing.T, dir string, args ...string) *running {
 	t.Helper()
-	return startNsrunEnv(t, []string{nsrun.DirEnv + "=" + filepath.Join(dir, "netns")}, args...)
+	return startNsrunEnv(t, []string{paths.NetnsEnv + "=" + filepath.Join(dir, "netns")}, args...)
 }

@@ -32,8 +32,3 @@ func TestRunArguments(t *testing.T) {
 		assert.Contains(t, stderr.String(), tc.stderr, "%v", tc.args)
 	}
 }
-
-func TestSetenv(t *testing.T) {
-	env := setenv([]string{"A=1", "NSRUN_NETNS=old", "B=2"}, "NSRUN_NETNS", "new")
-	assert.Equal(t, []string{"A=1", "B=2", "NSRUN_NETNS=new"}, env)
-}

@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/nsname"
+	"github.com/nsrun/nsrun/internal/owner"
+	"github.com/nsrun/nsrun/internal/reexec"
 	"github.com/nsrun/nsrun/runner"
 )
 
@@ -42,69 +45,24 @@ func (a *app) runCmd(ctx context.Context, args []string) int {
 	}()
 	// Catch signals before anything exists, so none can kill us halfway.
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, runner.Forwarded...)
+	signal.Notify(sigs, reexec.Forwarded()...)
 	defer signal.Stop(sigs)
 	return a.runIn(ctx, &o, argv, u, sigs)
 }
 
 // runIn creates the session, runs argv in it, and tears it down (or keeps
 // it). It returns the exit code.
-func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *runner.User, sigs chan os.Signal) int {
+func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *account, sigs chan os.Signal) int {
 	sum := newSummary(argv)
-	// With one namespace, the reaper starts while the namespace is made,
-	// which hides most of its start-up; it joins the namespace once made.
-	var early *runner.Cmd
-	if o.topology == "" && !o.noPID {
-		if o.name == "" {
-			o.name = nsrun.RandomName(nsrun.DefaultPrefix)
-		}
-		early = o.earlyCommand(a, o.name, argv, u)
-	}
-	type made struct {
-		s   *session
-		err error
-	}
-	madec := make(chan made, 1)
-	go func() {
-		s, err := a.newSession(ctx, o)
-		madec <- made{s, err}
-	}()
-	// Leftovers of dead runs go too; that touches only namespaces whose
-	// owner died, so it overlaps with making ours.
-	swept := make(chan struct{})
-	go func() {
-		defer close(swept)
-		a.sweep()
-	}()
-	var serr error
-	if early != nil {
-		serr = early.Start()
-	}
-	m := <-madec
-	<-swept
-	s, err := m.s, m.err
-	switch {
-	case early == nil:
-	case serr == nil && err != nil:
-		_ = early.Kill() // the namespace is not there: end the waiting reaper
-		_, _ = early.Wait()
-	case serr != nil && err == nil:
-		err = errors.Join(serr, s.teardown())
-		s = nil
-	case serr != nil:
-		err = errors.Join(err, serr)
-	}
+	s, c, enter, err := a.setUp(ctx, o, argv, u)
 	sum.setupDone(s, o.jsonFile != "")
 	if err != nil {
 		err = permissionHint(err)
 		sum.Error = err.Error()
 		return a.report(o, sum, a.fail(err))
 	}
-	c := early
-	if c == nil {
-		c = o.command(a, s, argv, u)
-	} else {
-		err = c.Enter(s.ns) // on failure, the reaper is gone
+	if enter != nil {
+		err = enter(s.ns) // on failure, the reaper is gone
 	}
 	var st runner.Status
 	if err == nil {
@@ -122,10 +80,61 @@ func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *runner.Us
 	return a.report(o, sum, code)
 }
 
+// setUp creates the session and the command to run in it, while it sweeps
+// the leftovers of dead runs. With one namespace the command's reaper
+// starts while the namespace is made, which hides most of its start-up;
+// enter, non-nil then, hands it the namespace. On error nothing is left,
+// neither session nor reaper.
+func (a *app) setUp(ctx context.Context, o *runOpts, argv []string, u *account) (*session, *runner.Cmd, func(*nsrun.Namespace) error, error) {
+	var early *runner.Cmd
+	var enter func(*nsrun.Namespace) error
+	if o.topology == "" && !o.noPID {
+		if o.name == "" {
+			o.name = nsname.Random(nsname.DefaultPrefix)
+		}
+		early, enter = o.earlyCommand(a, o.name, argv, u)
+	}
+	type made struct {
+		s   *session
+		err error
+	}
+	madec := make(chan made, 1)
+	go func() {
+		s, err := a.newSession(ctx, o)
+		madec <- made{s, err}
+	}()
+	// Sweeping touches only namespaces whose owner died, so it overlaps
+	// with making ours.
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		a.sweep()
+	}()
+	var serr error
+	if early != nil {
+		serr = early.Start()
+	}
+	m := <-madec
+	<-swept
+	switch {
+	case m.err != nil:
+		if early != nil && serr == nil {
+			_ = early.Kill() // the namespace is not there: end the waiting reaper
+			_, _ = early.Wait()
+		}
+		return nil, nil, nil, errors.Join(m.err, serr)
+	case serr != nil:
+		return nil, nil, nil, errors.Join(serr, m.s.teardown())
+	case early != nil:
+		return m.s, early, enter, nil
+	}
+	return m.s, o.command(a, m.s, argv, u), nil, nil
+}
+
 // sweep removes leftovers of runs whose owner died, as every run does first.
 // A failure here is worth a warning, not a failed run.
 func (a *app) sweep() {
-	swept, err := nsrun.Sweep(false)
+	swept, err := owner.Sweep(false, nsrun.DeleteNamed)
 	for _, r := range swept {
 		a.logf("removed leftover namespace %s (owner pid %d is gone)", r.Name, r.PID)
 	}
@@ -173,15 +182,4 @@ func permissionHint(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w (nsrun needs root, or CAP_SYS_ADMIN and CAP_NET_ADMIN: run it with sudo; in a container, --privileged)", err)
-}
-
-// setenv returns env with key set to value, replacing an inherited one.
-func setenv(env []string, key, value string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, key+"=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, key+"="+value)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/nsrun/nsrun"
 )
@@ -25,13 +24,13 @@ func (a *app) newSession(ctx context.Context, o *runOpts) (*session, error) {
 	if o.topology != "" {
 		return a.newTopology(ctx, o)
 	}
-	opts := []nsrun.Option{nsrun.WithCreator("nsrun")}
+	var opts []nsrun.Option
 	if o.name != "" {
 		opts = append(opts, nsrun.WithName(o.name))
 	}
 	ns, err := nsrun.New(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("create namespace: %w", err)
+		return nil, err // it names the namespace and what failed
 	}
 	a.logf("created namespace %s", ns.Name())
 	return &session{

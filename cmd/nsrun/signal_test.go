@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsrun/nsrun/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,6 +20,7 @@ func trapScript(sig string) string {
 }
 
 func TestIntegrationForwardedSignals(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT} {
 		name := strings.TrimPrefix(signalName(sig), "SIG")
 		t.Run(name, func(t *testing.T) {
@@ -32,6 +34,7 @@ func TestIntegrationForwardedSignals(t *testing.T) {
 }
 
 func TestIntegrationDeathBySignal(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	// No trap: the payload dies from the forwarded signal itself.
 	r := startNsrun(t, "--", "sh", "-c", `echo ready; exec sleep 30`)
 	r.waitOutput(t, "ready")
@@ -40,6 +43,7 @@ func TestIntegrationDeathBySignal(t *testing.T) {
 }
 
 func TestIntegrationSecondSIGINTKills(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	r := startNsrun(t, "--", "sh", "-c", `trap 'echo got INT' INT; echo ready; while :; do sleep 0.02; done`)
 	r.waitOutput(t, "ready")
 	require.NoError(t, r.cmd.Process.Signal(syscall.SIGINT))
@@ -49,6 +53,7 @@ func TestIntegrationSecondSIGINTKills(t *testing.T) {
 }
 
 func TestIntegrationGraceAfterSIGTERM(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	r := startNsrun(t, "--grace", "200ms", "--", "sh", "-c", `trap 'echo got TERM' TERM; echo ready; while :; do sleep 0.02; done`)
 	r.waitOutput(t, "ready")
 	start := time.Now()
@@ -59,6 +64,7 @@ func TestIntegrationGraceAfterSIGTERM(t *testing.T) {
 }
 
 func TestIntegrationTimeoutEscalates(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	start := time.Now()
 	res := runNsrun(t, nil, "--timeout", "100ms", "--grace", "100ms", "--", "sh", "-c", `trap '' TERM; sleep 30`)
 	assert.Equal(t, 124, res.code, res.stderr)
@@ -66,6 +72,7 @@ func TestIntegrationTimeoutEscalates(t *testing.T) {
 }
 
 func TestIntegrationDaemonGone(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	marker := "4242.4242"
 	script := `setsid sleep ` + marker + ` </dev/null >/dev/null 2>&1 &
 sleep ` + marker + ` </dev/null >/dev/null 2>&1 &
@@ -77,6 +84,7 @@ sleep ` + marker + ` </dev/null >/dev/null 2>&1 &
 }
 
 func TestIntegrationKilledThenGC(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	dir := privateDir(t)
 	r := startNsrunIn(t, dir, "--", "sh", "-c", `echo "ns=$NSRUN_NETNS"; echo ready; exec sleep 4343.4343`)
 	r.waitOutput(t, "ready")
@@ -110,6 +118,7 @@ func TestIntegrationKilledThenGC(t *testing.T) {
 }
 
 func TestIntegrationNextRunSweeps(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	dir := privateDir(t)
 	r := startNsrunIn(t, dir, "--", "sh", "-c", `echo "ns=$NSRUN_NETNS"; exec sleep 30`)
 	r.waitOutput(t, "ns=")

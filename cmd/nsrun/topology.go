@@ -11,6 +11,7 @@ import (
 
 	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/fixture"
+	"github.com/nsrun/nsrun/internal/owner"
 )
 
 // newTopology builds the --topology session: the command runs in --node
@@ -24,9 +25,8 @@ func (a *app) newTopology(ctx context.Context, o *runOpts) (*session, error) {
 	if node == "" {
 		node = f.Nodes()[0]
 	}
-	ns := f.Node(node)
-	if ns == nil {
-		err := fmt.Errorf("topology %s has no node %q (nodes: %s)", f.Name(), node, strings.Join(f.Nodes(), ", "))
+	ns, err := f.Namespace(node) // the error lists the nodes there are
+	if err != nil {
 		return nil, errors.Join(err, f.Close())
 	}
 	s := &session{
@@ -40,7 +40,7 @@ func (a *app) newTopology(ctx context.Context, o *runOpts) (*session, error) {
 		s.env = setenv(s.env, k, v)
 	}
 	for _, n := range f.Nodes() {
-		s.nodes[n] = f.Node(n)
+		s.nodes[n], _ = f.Namespace(n) // n is one of f's nodes
 	}
 	return s, nil
 }
@@ -56,7 +56,8 @@ func (a *app) buildTopology(ctx context.Context, file string) (*fixture.Spec, *f
 		return nil, nil, err
 	}
 	for _, n := range f.Nodes() {
-		a.logf("created node %s of topology %s: namespace %s", n, f.Name(), f.Node(n).Name())
+		ns, _ := f.Namespace(n)
+		a.logf("created node %s of topology %s: namespace %s", n, f.Name(), ns.Name())
 	}
 	return spec, f, nil
 }
@@ -104,7 +105,8 @@ func (a *app) upCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(a.stdout, kv)
 	}
 	fmt.Fprintf(a.stderr, "nsrun: topology %s is up (nodes: %s)\n", f.Name(), strings.Join(f.Nodes(), ", "))
-	fmt.Fprintf(a.stderr, "  enter:  sudo nsrun exec %s -- $SHELL   (each node's namespace is in NSRUN_NS_<NODE>)\n", f.Node(f.Nodes()[0]).Name())
+	first, _ := f.Namespace(f.Nodes()[0])
+	fmt.Fprintf(a.stderr, "  enter:  sudo nsrun exec %s -- $SHELL   (each node's namespace is in NSRUN_NS_<NODE>)\n", first.Name())
 	fmt.Fprintf(a.stderr, "  remove: sudo nsrun down %s\n", f.Name())
 	return 0
 }
@@ -134,15 +136,12 @@ func (a *app) downCmd(_ context.Context, args []string) int {
 // down removes one namespace kept by nsrun --keep, or else a topology kept
 // by nsrun up or nsrun --keep --topology.
 func down(name string) error {
-	if r, err := nsrun.ReadRecord(name); err == nil && r.Creator == "nsrun" {
-		if err := nsrun.DeleteNamed(name); err != nil {
-			return fmt.Errorf("remove namespace: %w", err)
-		}
-		return nil
-	}
 	err := fixture.Down(name)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: nothing of that name was kept (nsrun ls lists namespaces)", name)
+	if !errors.Is(err, os.ErrNotExist) {
+		return err // a kept topology, removed (or not)
 	}
-	return err
+	if r, rerr := owner.Read(name); rerr == nil && r.Kept {
+		return nsrun.DeleteNamed(name)
+	}
+	return fmt.Errorf("remove %s: nothing of that name was kept (nsrun ls lists namespaces)", name)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsrun/nsrun/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,6 +24,7 @@ func topologyFile(t *testing.T) (file, name string) {
 }
 
 func TestIntegrationTopology(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	file, name := topologyFile(t)
 	sum := filepath.Join(t.TempDir(), "summary.json")
 	r := runNsrun(t, nil, "--json", sum, "--topology", file, "--node", "server", "--", "sh", "-c",
@@ -56,10 +58,11 @@ func TestIntegrationTopology(t *testing.T) {
 
 	r = runNsrun(t, nil, "--topology", file, "--node", "nosuch", "true")
 	assert.Equal(t, 125, r.code)
-	assert.Contains(t, r.stderr, `nsrun: topology `+name+` has no node "nosuch" (nodes: client, server)`)
+	assert.Contains(t, r.stderr, `nsrun: fixture: no node "nosuch" in topology `+name+` (it has: client, server)`)
 }
 
 func TestIntegrationUpDown(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	file, name := topologyFile(t)
 	up := runNsrun(t, nil, "up", file)
 	require.Equal(t, 0, up.code, up.stderr)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsrun/nsrun/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -34,6 +35,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // payload is the foreground process group while it runs, Ctrl-C on the
 // terminal reaches it (exit 130), and the shell gets the terminal back.
 func TestIntegrationTerminal(t *testing.T) {
+	testenv.RequirePrivilege(t)
 	master, slave := openPTY(t)
 	script := `echo "outer $(ps -o pgid= -p $$)"
 ` + nsrunBin + ` -- sh -c 'echo "inner $(ps -o pgid=,tpgid= -p $$)"; echo ready; sleep 30'

@@ -16,15 +16,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/nsrun/nsrun/internal/paths"
 )
 
 // Baseline is what was there before the tests.
 type Baseline struct{ hostLinks map[string]bool }
 
-// Take records the baseline.
-func Take() Baseline { return Baseline{hostLinks: dirSet("/sys/class/net")} }
+// take records the baseline.
+func take() Baseline { return Baseline{hostLinks: dirSet("/sys/class/net")} }
 
 func dirSet(dir string) map[string]bool {
 	s := map[string]bool{}
@@ -35,8 +35,8 @@ func dirSet(dir string) map[string]bool {
 	return s
 }
 
-// Leaks describes each leftover of this process; none means nothing leaked.
-func Leaks(b Baseline) []string {
+// leaksSince describes each leftover of this process; none means nothing leaked.
+func leaksSince(b Baseline) []string {
 	var out []string
 	created := nsthread.Created()
 	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
@@ -49,10 +49,10 @@ func Leaks(b Baseline) []string {
 		if strings.Contains(string(mountinfo), " "+path+" ") {
 			out = append(out, "namespace mount left: "+path)
 		}
-		if _, err := os.Lstat(filepath.Join(nsrun.RecordDir(), name+".json")); err == nil {
+		if _, err := os.Lstat(filepath.Join(paths.Records(), name+".json")); err == nil {
 			out = append(out, "owner record left: "+name)
 		}
-		if _, err := os.Lstat(filepath.Join("/etc/netns", name)); err == nil {
+		if _, err := os.Lstat(filepath.Join(paths.Etc, name)); err == nil {
 			out = append(out, "/etc/netns entry left: "+name)
 		}
 	}
@@ -125,11 +125,11 @@ type Runner interface{ Run() int }
 // for processes that are still exiting. It returns the exit code for
 // os.Exit: the tests' own, or 1 if anything leaked.
 func Run(m Runner) int {
-	before := Take()
+	before := take()
 	code := m.Run()
 	var leaks []string
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if leaks = Leaks(before); len(leaks) == 0 || time.Now().After(deadline) {
+		if leaks = leaksSince(before); len(leaks) == 0 || time.Now().After(deadline) {
 			break
 		}
 	}

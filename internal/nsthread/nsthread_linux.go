@@ -3,7 +3,7 @@
 //
 // Its rules, which every function here keeps:
 //   - The caller's goroutine and thread never change namespace, except in
-//     Enter, Join and Exec, whose callers ask for exactly that.
+//     Enter, Join and Isolate, whose callers ask for exactly that.
 //   - A thread is locked before it is switched, and switched back to the
 //     host namespace (the process's network namespace when this package was
 //     initialised) before it is unlocked. The switch back is verified by
@@ -24,8 +24,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SelfPath is the calling thread's network namespace file.
-const SelfPath = "/proc/thread-self/ns/net"
+// selfPath is the calling thread's network namespace file.
+const selfPath = "/proc/thread-self/ns/net"
 
 // ID identifies a namespace by the device and inode of its nsfs file, as
 // iproute2 and lsns do.
@@ -60,10 +60,10 @@ var host struct {
 }
 
 // init runs on the main thread, locked by the runtime during package
-// initialisation, so SelfPath is the process's original network namespace.
+// initialisation, so selfPath is the process's original network namespace.
 // Opening it once keeps every later switch back to a single setns call.
 func init() {
-	fd, err := unix.Open(SelfPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(selfPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		host.err = fmt.Errorf("open host network namespace: %w", err)
 		return
@@ -81,9 +81,6 @@ func init() {
 // this package (never close it) and its ID.
 func Host() (fd int, id ID, err error) { return host.fd, host.id, host.err }
 
-// Current returns the ID of the calling thread's network namespace.
-func Current() (ID, error) { return Stat(SelfPath) }
-
 // restore switches the locked calling thread back to the host namespace and
 // verifies that it got there by comparing namespace inodes. It reads them
 // with readlink ("net:[INODE]"), which costs half a stat of the same link;
@@ -93,7 +90,7 @@ func restore() error {
 		return fmt.Errorf("switch back to host network namespace: %w", err)
 	}
 	var buf [48]byte
-	n, err := unix.Readlink(SelfPath, buf[:])
+	n, err := unix.Readlink(selfPath, buf[:])
 	if err != nil {
 		return fmt.Errorf("verify host network namespace: %w", err)
 	}
@@ -129,15 +126,17 @@ type result struct {
 	value    any
 }
 
-// run executes fn on the current goroutine, which it locks, inside the
-// namespace open as fd, and hands the outcome to deliver. It must be the
+// run executes fn on the current goroutine, which it locks and moves with
+// enter (into another namespace, or a new one), and hands the outcome to
+// deliver. If enter fails the thread has not moved and is unlocked as is;
+// after it, the thread is restored (or destroyed). It must be the
 // last thing its goroutine does: if the switch back fails, the goroutine has
 // to end while still locked. deliver is called from a deferred function, so
 // it runs even when fn ends its goroutine with runtime.Goexit.
-func run(fd int, fn func() error, deliver func(result)) {
+func run(enter, fn func() error, deliver func(result)) {
 	runtime.LockOSThread()
 	var r result
-	exited := true
+	exited, entered := true, false
 	defer func() {
 		if exited {
 			if p := recover(); p != nil {
@@ -146,18 +145,41 @@ func run(fd int, fn func() error, deliver func(result)) {
 				r.err = ErrGoexit
 			}
 		}
-		if err := release(); err != nil {
+		if !entered {
+			// enter failed: the thread is where it was, at home.
+			runtime.UnlockOSThread()
+		} else if err := release(); err != nil {
 			r.err = errors.Join(r.err, err)
 		}
 		deliver(r)
 	}()
-	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+	if err := enter(); err != nil {
 		exited = false
-		r.err = fmt.Errorf("enter network namespace: %w", err)
+		r.err = err
 		return
 	}
+	entered = true
 	r.err = fn()
 	exited = false
+}
+
+// setnsTo returns an enter step for run that switches into fd.
+func setnsTo(fd int) func() error {
+	return func() error {
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("enter network namespace: %w", err)
+		}
+		return nil
+	}
+}
+
+// unshareNet is an enter step for run that moves the thread into a new
+// network namespace.
+func unshareNet() error {
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("unshare network namespace: %w", err)
+	}
+	return nil
 }
 
 // Do runs fn on a fresh goroutine whose thread is locked and switched into
@@ -169,7 +191,7 @@ func Do(fd int, fn func() error) error {
 		return host.err
 	}
 	done := make(chan result, 1)
-	go run(fd, fn, func(r result) { done <- r })
+	go run(setnsTo(fd), fn, func(r result) { done <- r })
 	r := <-done
 	if r.panicked {
 		panic(r.value)
@@ -186,7 +208,7 @@ func Go(fd int, fn func() error) <-chan error {
 		errc <- host.err
 		return errc
 	}
-	go run(fd, fn, func(r result) {
+	go run(setnsTo(fd), fn, func(r result) {
 		if r.panicked {
 			panic(r.value)
 		}
@@ -216,18 +238,21 @@ func Enter(fd int) (exit func() error, err error) {
 
 // Create makes a new network namespace on a throwaway locked thread, binds it
 // onto path (an existing empty file) so that it outlives the thread, and runs
-// setup inside it. The caller's thread never changes namespace. If setup
+// setup inside it; with path "" the namespace goes with the thread (Probe). The caller's thread never changes namespace. If setup
 // fails the bind mount stays: the caller removes path.
 func Create(path string, setup func() error) error {
 	if host.err != nil {
 		return host.err
 	}
 	done := make(chan result, 1)
-	go run(host.fd, func() error {
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			return fmt.Errorf("unshare network namespace: %w", err)
+	// No switch in: a fresh goroutine's thread is in the host namespace
+	// already (every thread this package hands back is), and switching to
+	// it would need the privilege that a probe is testing for.
+	go run(unshareNet, func() error {
+		if path == "" {
+			return nil // a probe: nothing to keep
 		}
-		if err := unix.Mount(SelfPath, path, "none", unix.MS_BIND, ""); err != nil {
+		if err := unix.Mount(selfPath, path, "none", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind network namespace to %s: %w", path, err)
 		}
 		if setup == nil {
@@ -242,6 +267,14 @@ func Create(path string, setup func() error) error {
 	return r.err
 }
 
+// Probe reports whether this process may create network namespaces, by
+// trying: it unshares a new one on a throwaway locked thread, which is then
+// switched back (or destroyed). The error matches os.ErrPermission when the
+// privilege is missing.
+func Probe() error {
+	return Create("", nil)
+}
+
 // Bind binds the namespace file src (for example /proc/PID/ns/net) onto
 // path, an existing empty file. It needs no thread switch.
 func Bind(src, path string) error {
@@ -254,8 +287,8 @@ func Bind(src, path string) error {
 // Join locks the calling goroutine to its thread and switches that thread,
 // for good, into the network namespace open as fd, which must be want: it
 // checks fd by inode before the switch and the thread's namespace by inode
-// after it. It is Exec's first step for a process that stays on this thread
-// for the rest of its life, such as a reaper on its main thread during
+// after it. It is for a process that stays on this thread for the rest of
+// its life, such as a re-executed process on its main thread during
 // package initialisation, whose later mounts and forks must happen inside
 // the namespace. The thread never switches back, and the process's other
 // threads stay where they are. An error leaves the thread locked and
@@ -273,7 +306,7 @@ func Join(fd int, want ID) error {
 		return fmt.Errorf("enter network namespace %s: %w", want, err)
 	}
 	var buf [48]byte
-	n, err := unix.Readlink(SelfPath, buf[:])
+	n, err := unix.Readlink(selfPath, buf[:])
 	if err != nil {
 		return fmt.Errorf("verify network namespace: %w", err)
 	}
@@ -283,49 +316,20 @@ func Join(fd int, want ID) error {
 	return nil
 }
 
-// ExecSpec says how Exec prepares the thread before replacing the process.
-type ExecSpec struct {
-	NetnsPath string       // network namespace to join
-	Hostname  string       // if set, a new UTS namespace with this hostname
-	Prepare   func() error // runs after unshare(CLONE_NEWNS), inside the new mount namespace
-	Path      string       // program to execute
-	Argv      []string
-	Env       []string
-}
-
-// Exec joins the network namespace, gives the thread a private mount
-// namespace (and a UTS namespace if asked), runs Prepare and replaces the
-// process with Path. It is for a process whose only job is to become that
-// program (a trampoline): it returns only on failure, leaving the thread
-// locked and possibly switched, so the caller must exit.
-func Exec(s ExecSpec) error {
+// Isolate locks the calling goroutine to its thread for good and gives that
+// thread new namespaces of the kinds in flags (unix.CLONE_NEWNS and
+// unix.CLONE_NEWUTS; CLONE_NEWUSER is refused in a multithreaded process,
+// so a user namespace must come from clone). It is the first step of a
+// re-executed process (see internal/reexec) that prepares a mount namespace
+// of its own on its main thread and then execs, or forks its payload, from
+// that thread; the process's other threads keep the host's namespaces. An
+// error leaves the thread locked, so the caller must exit.
+func Isolate(flags int) error {
 	runtime.LockOSThread()
-	fd, err := unix.Open(s.NetnsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open network namespace: %w", err)
-	}
-	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("enter network namespace %s: %w", s.NetnsPath, err)
-	}
-	unix.Close(fd)
-	flags := unix.CLONE_NEWNS
-	if s.Hostname != "" {
-		flags |= unix.CLONE_NEWUTS
-	}
 	if err := unix.Unshare(flags); err != nil {
 		return fmt.Errorf("unshare mount namespace: %w", err)
 	}
-	if s.Hostname != "" {
-		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
-			return fmt.Errorf("set hostname %q: %w", s.Hostname, err)
-		}
-	}
-	if s.Prepare != nil {
-		if err := s.Prepare(); err != nil {
-			return err
-		}
-	}
-	return unix.Exec(s.Path, s.Argv, s.Env)
+	return nil
 }
 
 // Made describes a namespace this process made.

@@ -1,4 +1,9 @@
-package nsrun
+// Package procscan finds the processes inside network namespaces by reading
+// /proc, and ends them: the scan and killer behind Delete, `ip netns pids`
+// and the owner records' liveness test. It never signals a process it has
+// not just seen inside (pidfds make a recycled pid harmless), never this
+// process, and never a process of the host's namespace or PID 1's.
+package procscan
 
 import (
 	"errors"
@@ -6,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -13,13 +19,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// idSet is a set of namespaces.
-type idSet map[nsthread.ID]bool
+// Set is a set of network namespaces.
+type Set map[nsthread.ID]bool
 
 // links returns the set as the targets of their /proc/PID/ns/net links
 // ("net:[INODE]"): reading a link costs half a stat of it, and all network
 // namespaces share nsfs's one device, so the inode decides.
-func (ids idSet) links() map[string]bool {
+func (ids Set) links() map[string]bool {
 	out := make(map[string]bool, len(ids))
 	for id := range ids {
 		out[id.String()] = true
@@ -39,35 +45,44 @@ func inNamespace(pid int, links map[string]bool, buf []byte) bool {
 	// A task directory's link count is 2 + its number of threads: most
 	// processes have one, already checked, and need no directory read.
 	var st unix.Stat_t
-	if err := unix.Fstatat(procFd, base+"/task", &st, 0); err != nil || st.Nlink <= 3 {
+	if err := unix.Fstatat(procFd(), base+"/task", &st, 0); err != nil || st.Nlink <= 3 {
 		return false
 	}
 	found := false
-	readDir("/proc/"+base+"/task", buf[:len(buf)-64], func(tid string) bool {
+	ReadDir("/proc/"+base+"/task", buf[:len(buf)-64], func(tid string) bool {
 		found = links[linkAt(base+"/task/"+tid+"/ns/net", buf[len(buf)-64:])]
 		return !found
 	})
 	return found
 }
 
-// procFd is /proc, open for the life of the process: stat calls relative to
-// it skip resolving "/proc" each time.
-var procFd, _ = unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// proc returns /proc, opened once and kept for the life of the process:
+// calls relative to it skip resolving "/proc" each time.
+var proc = sync.OnceValues(func() (int, error) {
+	fd, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open /proc: %w", err)
+	}
+	return fd, nil
+})
+
+// procFd is proc's fd; callers have checked proc's error first.
+func procFd() int { fd, _ := proc(); return fd }
 
 // linkAt returns the target of a namespace link relative to /proc, read
 // into buf, or "" if it cannot be read (the process is gone, or a zombie).
 // The string shares buf's memory: use it before buf is reused.
 func linkAt(rel string, buf []byte) string {
-	n, err := unix.Readlinkat(procFd, rel, buf[:64])
+	n, err := unix.Readlinkat(procFd(), rel, buf[:64])
 	if err != nil {
 		return ""
 	}
 	return unsafe.String(&buf[0], n)
 }
 
-// readDir calls fn with each name in dir (but "." and "..") until fn
+// ReadDir calls fn with each name in dir (but "." and "..") until fn
 // returns false, reading with getdents into buf to avoid allocating.
-func readDir(dir string, buf []byte, fn func(name string) bool) error {
+func ReadDir(dir string, buf []byte, fn func(name string) bool) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -91,15 +106,18 @@ func readDir(dir string, buf []byte, fn func(name string) bool) error {
 	}
 }
 
-// processesIn returns the pids of the processes with a thread in one of the
+// In returns the pids of the processes with a thread in one of the
 // namespaces, sorted, leaving out this process. Zombies have no namespace
 // and are not listed.
-func processesIn(ids idSet) ([]int, error) {
+func In(ids Set) ([]int, error) {
+	if _, err := proc(); err != nil {
+		return nil, fmt.Errorf("scan processes: %w", err)
+	}
 	self := os.Getpid()
 	links := ids.links()
 	buf := make([]byte, 32<<10)
 	var pids []int
-	err := readDir("/proc", buf[:16<<10], func(name string) bool {
+	err := ReadDir("/proc", buf[:16<<10], func(name string) bool {
 		pid, err := strconv.Atoi(name)
 		if err == nil && pid != self && inNamespace(pid, links, buf[16<<10:]) {
 			pids = append(pids, pid)
@@ -123,12 +141,12 @@ func protected(id nsthread.ID) bool {
 	return err == nil && init1 == id
 }
 
-// killAll ends every process in the namespaces, plus the given extra pids
+// KillAll ends every process in the namespaces, plus the given extra pids
 // (processes we started that may not have entered yet): SIGTERM, then
 // SIGKILL for those still there after grace, then it waits until none is
 // left. New processes that appear inside meanwhile are killed too.
 // Protected namespaces are left out.
-func killAll(ids idSet, extra []int, grace time.Duration) error {
+func KillAll(ids Set, extra []int, grace time.Duration) error {
 	for id := range ids {
 		if protected(id) {
 			delete(ids, id)
@@ -143,7 +161,7 @@ func killAll(ids idSet, extra []int, grace time.Duration) error {
 		sig = unix.SIGKILL
 	}
 	for round := 0; ; round++ {
-		pids, err := processesIn(ids)
+		pids, err := In(ids)
 		if err != nil {
 			return err
 		}
@@ -175,7 +193,7 @@ func killAll(ids idSet, extra []int, grace time.Duration) error {
 // with the pidfd held, that the pid still names a process inside (so a
 // recycled pid is never hit). Extra pids on the first round are signalled
 // without the check. It returns the pidfds.
-func signalAll(pids []int, ids idSet, sig unix.Signal, first bool) []int {
+func signalAll(pids []int, ids Set, sig unix.Signal, first bool) []int {
 	var fds []int
 	var links map[string]bool
 	var buf []byte
@@ -223,4 +241,24 @@ func waitExit(fds []int, d time.Duration) {
 			}
 		}
 	}
+}
+
+// PIDNSInUse reports whether some process is in the PID namespace with
+// inode ino and, where known (non-zero), unique id uid: the inode number
+// alone may have been given to a newer PID namespace.
+func PIDNSInUse(ino, uid uint64) bool {
+	if _, err := proc(); err != nil {
+		return true // cannot tell: never judge an owner dead blindly
+	}
+	found := false
+	ReadDir("/proc", make([]byte, 16<<10), func(name string) bool {
+		var st unix.Stat_t
+		if name[0] < '0' || name[0] > '9' || unix.Fstatat(procFd(), name+"/ns/pid", &st, 0) != nil || st.Ino != ino {
+			return true
+		}
+		got, ok := nsthread.UniqueIDAt("/proc/" + name + "/ns/pid")
+		found = uid == 0 || !ok || got == uid
+		return !found
+	})
+	return found
 }

@@ -1,27 +1,47 @@
-package runner
+package main
 
 import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
-// User is who the payload runs as. Name and Home are empty for a numeric
-// id without a passwd entry.
-type User struct {
-	UID    uint32
-	GID    uint32
-	Groups []uint32 // supplementary groups; nil means only GID
-	Name   string
-	Home   string
+// account is who the command runs as. Name and Home are empty for a
+// numeric id without a passwd entry.
+type account struct {
+	uid, gid uint32
+	groups   []uint32 // supplementary groups; nil means only gid
+	name     string
+	home     string
 }
 
-// SudoUser returns the user who ran this program through sudo (SUDO_UID,
-// SUDO_GID), or nil if the program was not run through sudo, runs as that
-// user already, or the caller was root.
-func SudoUser() (*User, error) {
+// credential returns the account's ids for runner.Cmd.Credential.
+func (u *account) credential() *syscall.Credential {
+	return &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: u.groups}
+}
+
+// env returns env with HOME, USER and LOGNAME set for u, when known, so
+// that caches and dotfiles land in the user's home rather than root's.
+func (u *account) env(env []string) []string {
+	if u.name == "" {
+		return env
+	}
+	env = setenv(env, "USER", u.name)
+	env = setenv(env, "LOGNAME", u.name)
+	if u.home != "" {
+		env = setenv(env, "HOME", u.home)
+	}
+	return env
+}
+
+// sudoUser returns the user who ran nsrun through sudo (SUDO_UID,
+// SUDO_GID), or nil if nsrun was not run through sudo, runs as that user
+// already, or the caller was root.
+func sudoUser() (*account, error) {
 	uid, gid := os.Getenv("SUDO_UID"), os.Getenv("SUDO_GID")
 	if uid == "" || uid == "0" || os.Geteuid() != 0 {
 		return nil, nil
@@ -30,13 +50,13 @@ func SudoUser() (*User, error) {
 	if gid != "" {
 		spec += ":" + gid
 	}
-	return LookupUser(spec)
+	return lookupUser(spec)
 }
 
-// LookupUser resolves "USER", "UID", "USER:GROUP" or "UID:GID". A name must
+// lookupUser resolves "USER", "UID", "USER:GROUP" or "UID:GID". A name must
 // exist; a numeric id need not (it then runs with no supplementary groups).
 // Without a group, the user's primary group is used.
-func LookupUser(spec string) (*User, error) {
+func lookupUser(spec string) (*account, error) {
 	name, group, hasGroup := strings.Cut(spec, ":")
 	u, err := lookupUID(name)
 	if err != nil {
@@ -47,14 +67,14 @@ func LookupUser(spec string) (*User, error) {
 		if err != nil {
 			return nil, err
 		}
-		u.GID = gid
-		u.Groups = nil
+		u.gid = gid
+		u.groups = nil
 	}
 	return u, nil
 }
 
 // lookupUID resolves a user name or numeric id.
-func lookupUID(name string) (*User, error) {
+func lookupUID(name string) (*account, error) {
 	if name == "" {
 		return nil, fmt.Errorf("look up user: empty name")
 	}
@@ -65,14 +85,14 @@ func lookupUID(name string) (*User, error) {
 			return nil, fmt.Errorf("look up user %s: %w", name, err)
 		}
 		if pw, err = user.LookupId(name); err != nil {
-			return &User{UID: uint32(id), GID: uint32(id)}, nil
+			return &account{uid: uint32(id), gid: uint32(id)}, nil
 		}
 	}
 	return fromPasswd(pw)
 }
 
 // fromPasswd converts an os/user entry, with its supplementary groups.
-func fromPasswd(pw *user.User) (*User, error) {
+func fromPasswd(pw *user.User) (*account, error) {
 	uid, err := strconv.ParseUint(pw.Uid, 10, 32)
 	if err != nil {
 		return nil, fmt.Errorf("parse uid of %s: %w", pw.Username, err)
@@ -81,11 +101,11 @@ func fromPasswd(pw *user.User) (*User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse gid of %s: %w", pw.Username, err)
 	}
-	u := &User{UID: uint32(uid), GID: uint32(gid), Name: pw.Username, Home: pw.HomeDir}
+	u := &account{uid: uint32(uid), gid: uint32(gid), name: pw.Username, home: pw.HomeDir}
 	ids, _ := pw.GroupIds() // no groups is not an error worth failing for
 	for _, s := range ids {
 		if g, err := strconv.ParseUint(s, 10, 32); err == nil {
-			u.Groups = append(u.Groups, uint32(g))
+			u.groups = append(u.groups, uint32(g))
 		}
 	}
 	return u, nil
@@ -107,49 +127,23 @@ func lookupGID(group string) (uint32, error) {
 	return uint32(id), nil
 }
 
-// userEnv returns env with HOME, USER and LOGNAME set for u, when known, so
-// that caches and dotfiles land in the user's home rather than root's.
-func userEnv(env []string, u *User) []string {
-	if u == nil || u.Name == "" {
-		return env
-	}
-	set := map[string]string{"USER": u.Name, "LOGNAME": u.Name}
-	if u.Home != "" {
-		set["HOME"] = u.Home
-	}
-	out := make([]string, 0, len(env)+len(set))
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := set[k]; !ok {
-			out = append(out, kv)
-		}
-	}
-	for _, k := range []string{"HOME", "USER", "LOGNAME"} {
-		if v, ok := set[k]; ok {
-			out = append(out, k+"="+v)
-		}
-	}
-	return out
-}
-
-// SudoEnv returns the caller's own environment, PATH and virtualenv
+// sudoEnv returns the caller's own environment, PATH and virtualenv
 // included, as it was before sudo reset it: the environment of the sudo
 // process that started this one (the nearest ancestor named sudo), with the
 // variables set on sudo's command line (`sudo VAR=x nsrun ...`, found in
 // our environment) on top; those sudo itself sets (PATH, HOME, USER,
 // LOGNAME, SHELL, MAIL, SUDO_*) are not taken from ours. ok is false when
 // there is no such ancestor or its environment cannot be read. Give it only
-// to a payload that runs as the caller (see SudoUser), never to root.
-func SudoEnv() (env []string, ok bool) {
-	caller, ok := sudoProcessEnv()
+// to a command that runs as the caller (see sudoUser), never to root.
+func sudoEnv() (env []string, ok bool) {
+	env, ok = sudoProcessEnv()
 	if !ok {
 		return nil, false
 	}
-	env = caller
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
 		if !sudoSets(k) {
-			env = setEnv(env, k, v)
+			env = setenv(env, k, v)
 		}
 	}
 	return env, true
@@ -165,15 +159,22 @@ func sudoSets(k string) bool {
 	return strings.HasPrefix(k, "SUDO_")
 }
 
-// setEnv returns env with k=v, replacing an earlier value.
-func setEnv(env []string, k, v string) []string {
-	for i, kv := range env {
-		if strings.HasPrefix(kv, k+"=") {
-			env[i] = k + "=" + v
-			return env
+// setenv returns env with key set to value: the first entry for key is
+// replaced where it stands and any later one dropped, or, without one,
+// key=value is appended. env itself is not changed.
+func setenv(env []string, key, value string) []string {
+	kv := key + "=" + value
+	i := slices.IndexFunc(env, func(e string) bool { return strings.HasPrefix(e, key+"=") })
+	if i < 0 {
+		return append(env[:len(env):len(env)], kv)
+	}
+	out := append(env[:i:i], kv)
+	for _, e := range env[i+1:] {
+		if !strings.HasPrefix(e, key+"=") {
+			out = append(out, e)
 		}
 	}
-	return append(env, k+"="+v)
+	return out
 }
 
 // sudoProcessEnv returns the environment the nearest sudo ancestor was

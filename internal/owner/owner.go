@@ -1,4 +1,10 @@
-package nsrun
+// Package owner keeps the owner records of the namespaces nsrun makes: who
+// made each one (pid, start time, PID namespace), so that a later run can
+// tell a leftover whose owner died (remove it) from one in use (leave it).
+// Records live in paths.Records(), one JSON file per namespace, written
+// whole or not at all; a namespace without a record was not made by nsrun
+// and is never swept.
+package owner
 
 import (
 	"bytes"
@@ -10,29 +16,27 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/nsrun/nsrun/internal/mountns"
 	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/nsrun/nsrun/internal/paths"
+	"github.com/nsrun/nsrun/internal/procscan"
 	"golang.org/x/sys/unix"
 )
 
-// Record is the owner record of a namespace made by this module: who made
-// it, so that a later run can tell a leftover whose owner died (remove it)
-// from one in use (leave it). Records live in RecordDir, one JSON file per
-// namespace; a namespace without a record was not made by us and is never
-// touched by Sweep.
+// Record is the owner record of one namespace.
 type Record struct {
 	Name       string    `json:"name"`
 	PID        int       `json:"pid"`         // owner process; 0 when Kept
 	StartTicks uint64    `json:"start_ticks"` // owner's start time (/proc/PID/stat field 22), tells a recycled pid apart
 	Created    time.Time `json:"created"`
-	Creator    string    `json:"creator"` // "nsrun", "nstest", "fixture", ...
+	Creator    string    `json:"creator"` // the owner program's name (argv[0]'s base), for `nsrun ls`
 	Command    []string  `json:"command,omitempty"`
 	Kept       bool      `json:"kept,omitempty"`     // kept on purpose (nsrun --keep, nsrun up): Sweep leaves it
 	PIDNS      uint64    `json:"pidns,omitempty"`    // inode of the owner's PID namespace, in which PID is valid
 	PIDNSID    uint64    `json:"pidns_id,omitempty"` // its never-reused id (NS_GET_ID), where the kernel has one
-	Etc        bool      `json:"etc,omitempty"`      // /etc/netns/NAME was made for it (EtcDir): removed with it
+	Etc        bool      `json:"etc,omitempty"`      // /etc/netns/NAME was made with it (WithEtcFile): removed with it
 }
 
 // OwnerAlive reports whether the process that made the namespace still runs.
@@ -43,41 +47,27 @@ func (r Record) OwnerAlive() bool {
 	if r.Kept {
 		return true
 	}
-	if r.PIDNS != 0 && r.PIDNS != selfPIDNS {
-		return pidnsInUse(r.PIDNS, r.PIDNSID)
+	if r.PIDNS != 0 && r.PIDNS != self().pidns {
+		return procscan.PIDNSInUse(r.PIDNS, r.PIDNSID)
 	}
-	start, err := startTicks(r.PID)
+	start, err := StartTicks(r.PID)
 	return err == nil && start == r.StartTicks
 }
 
-var selfPIDNS = func() uint64 {
+// self is what a record says of this process, read once, when first needed.
+var self = sync.OnceValue(func() (me struct{ start, pidns, pidnsID uint64 }) {
 	var st unix.Stat_t
-	unix.Stat("/proc/self/ns/pid", &st)
-	return st.Ino
-}()
+	if unix.Stat("/proc/self/ns/pid", &st) == nil {
+		me.pidns = st.Ino
+	}
+	me.pidnsID, _ = nsthread.UniqueIDAt("/proc/self/ns/pid")
+	me.start, _ = StartTicks(os.Getpid())
+	return me
+})
 
-var selfPIDNSID, _ = nsthread.UniqueIDAt("/proc/self/ns/pid")
-
-// pidnsInUse reports whether some process is in the PID namespace with
-// inode ino (and, where known, unique id uid: the inode number alone may
-// have been given to a newer PID namespace).
-func pidnsInUse(ino, uid uint64) bool {
-	found := false
-	readDir("/proc", make([]byte, 16<<10), func(name string) bool {
-		var st unix.Stat_t
-		if name[0] < '0' || name[0] > '9' || unix.Fstatat(procFd, name+"/ns/pid", &st, 0) != nil || st.Ino != ino {
-			return true
-		}
-		got, ok := nsthread.UniqueIDAt("/proc/" + name + "/ns/pid")
-		found = uid == 0 || !ok || got == uid
-		return !found
-	})
-	return found
-}
-
-// startTicks returns field 22 of /proc/PID/stat: the process start time in
+// StartTicks returns field 22 of /proc/PID/stat: the process start time in
 // clock ticks after boot.
-func startTicks(pid int) (uint64, error) {
+func StartTicks(pid int) (uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, err
@@ -95,20 +85,18 @@ func startTicks(pid int) (uint64, error) {
 	return strconv.ParseUint(f[19], 10, 64)
 }
 
-var selfStart = func() uint64 { t, _ := startTicks(os.Getpid()); return t }()
+func recordPath(name string) string { return filepath.Join(paths.Records(), name+".json") }
 
-func recordPath(name string) string { return filepath.Join(RecordDir(), name+".json") }
-
-// claimRecord writes the owner record for name and fails with an error
+// Claim writes the owner record for name and fails with an error
 // matching os.ErrExist if one is there already. The content is written to a
 // temporary file and linked into place, so the record appears complete or
 // not at all, and the link claims the name atomically.
-func claimRecord(r Record) error {
+func Claim(r Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(RecordDir(), ".tmp-*")
+	tmp, err := os.CreateTemp(paths.Records(), ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write owner record: %w", err)
 	}
@@ -126,13 +114,13 @@ func claimRecord(r Record) error {
 	return nil
 }
 
-// replaceRecord overwrites the record for r.Name (write, then rename).
-func replaceRecord(r Record) error {
+// Replace overwrites the record for r.Name (write, then rename).
+func Replace(r Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(RecordDir(), ".tmp-"+r.Name)
+	tmp := filepath.Join(paths.Records(), ".tmp-"+r.Name)
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return fmt.Errorf("write owner record: %w", err)
 	}
@@ -143,23 +131,33 @@ func replaceRecord(r Record) error {
 	return nil
 }
 
-// removeOwned removes what this module keeps beside the namespace called
-// name: its /etc/netns/NAME directory if EtcDir made it (a directory the
-// user wrote is never touched), then its owner record.
-func removeOwned(name string) error {
-	r, err := ReadRecord(name)
+// Remove removes what nsrun keeps beside the namespace called name, as its
+// record says: /etc/netns/NAME if it was made with the namespace (a
+// directory the user wrote is never touched), then the record itself.
+func Remove(name string) error {
+	r, err := Read(name)
 	if err != nil {
-		return removeRecord(name) // none, or unreadable
+		return RemoveRecord(name) // none, or unreadable
 	}
 	if r.Etc {
-		if err := os.RemoveAll(filepath.Join(mountns.EtcDir, name)); err != nil {
-			return fmt.Errorf("remove %s/%s: %w", mountns.EtcDir, name, err)
+		if err := RemoveEtc(name); err != nil {
+			return err
 		}
 	}
-	return removeRecord(name)
+	return RemoveRecord(name)
 }
 
-func removeRecord(name string) error {
+// RemoveEtc removes /etc/netns/NAME and what it holds.
+func RemoveEtc(name string) error {
+	dir := filepath.Join(paths.Etc, name)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}
+
+// RemoveRecord removes the record of name, if there is one.
+func RemoveRecord(name string) error {
 	err := os.Remove(recordPath(name))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove owner record: %w", err)
@@ -167,9 +165,9 @@ func removeRecord(name string) error {
 	return nil
 }
 
-// ReadRecord returns the owner record of the namespace called name; the
-// error matches os.ErrNotExist if this module did not make it.
-func ReadRecord(name string) (Record, error) {
+// Read returns the owner record of the namespace called name; the error
+// matches os.ErrNotExist if nsrun did not make it.
+func Read(name string) (Record, error) {
 	var r Record
 	b, err := os.ReadFile(recordPath(name))
 	if err != nil {
@@ -181,10 +179,10 @@ func ReadRecord(name string) (Record, error) {
 	return r, nil
 }
 
-// Records returns the owner records of every namespace this module made
-// that has not been removed, sorted by name.
-func Records() ([]Record, error) {
-	entries, err := os.ReadDir(RecordDir())
+// List returns the owner records of every namespace nsrun made that has not
+// been removed, sorted by name.
+func List() ([]Record, error) {
+	entries, err := os.ReadDir(paths.Records())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -197,7 +195,7 @@ func Records() ([]Record, error) {
 		if !ok || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		r, err := ReadRecord(name)
+		r, err := Read(name)
 		if err != nil {
 			continue // removed meanwhile, or unreadable: not ours to judge
 		}
@@ -207,13 +205,14 @@ func Records() ([]Record, error) {
 	return out, nil
 }
 
-// Sweep removes the namespaces this module made whose owner process has
-// died and that were not kept: processes inside are killed first, then the
-// name is unmounted and removed, then the record. It never touches a
-// namespace without a record. With dryRun it only reports what it would
-// remove. It returns the records of the namespaces removed (or to remove).
-func Sweep(dryRun bool) ([]Record, error) {
-	recs, err := Records()
+// Sweep removes the namespaces nsrun made whose owner process has died and
+// that were not kept: del (the core's DeleteNamed, which kills the
+// processes inside first) removes each, then Sweep removes what the record
+// says was made with it, and the record. It never touches a namespace
+// without a record. With dryRun it only reports what it would remove. It
+// returns the records of the namespaces removed (or to remove).
+func Sweep(dryRun bool, del func(name string) error) ([]Record, error) {
+	recs, err := List()
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +223,14 @@ func Sweep(dryRun bool) ([]Record, error) {
 			continue
 		}
 		if !dryRun {
-			if err := removeLeftover(r.Name); err != nil {
+			err := del(r.Name)
+			if errors.Is(err, os.ErrNotExist) {
+				err = nil // a record whose namespace is gone already
+			}
+			if err == nil {
+				err = Remove(r.Name)
+			}
+			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -234,15 +240,10 @@ func Sweep(dryRun bool) ([]Record, error) {
 	return swept, errors.Join(errs...)
 }
 
-// removeLeftover deletes a namespace whose owner died, including a bare file
-// never mounted (a crash between create and mount), and its record.
-func removeLeftover(name string) error {
-	err := DeleteNamed(name)
-	if errors.Is(err, os.ErrNotExist) {
-		err = nil
-	}
-	if err != nil {
-		return err
-	}
-	return removeOwned(name)
+// New returns the record of a namespace called name that this process is
+// making now.
+func New(name string) Record {
+	me := self()
+	return Record{Name: name, PID: os.Getpid(), StartTicks: me.start, PIDNS: me.pidns, PIDNSID: me.pidnsID,
+		Created: time.Now().UTC(), Creator: filepath.Base(os.Args[0]), Command: os.Args}
 }

@@ -1,0 +1,64 @@
+package nsrun_test
+
+import (
+	"runtime"
+
+	"github.com/nsrun/nsrun/internal/nsthread"
+	"golang.org/x/sys/unix"
+)
+
+// The functions in this file are the floor that benchmarks compare the
+// library with: the bare syscalls, on the calling goroutine, with no
+// validation, verification, records or cleanup guarantees. They are test
+// code, so they may switch threads themselves (production code leaves that
+// to internal/nsthread).
+
+var hostNetns = func() int {
+	fd, err := unix.Open("/proc/self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+}()
+
+// floorCreate makes a namespace bound on path (which must not exist) with
+// lo up: open(O_EXCL), unshare, bind mount, one rtnetlink request, setns back.
+func floorCreate(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	unix.Close(fd)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer unix.Setns(hostNetns, unix.CLONE_NEWNET)
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return err
+	}
+	if err := unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	return nsthread.LoopbackUp()
+}
+
+// floorDelete removes what floorCreate made: umount2(MNT_DETACH), unlink.
+func floorDelete(path string) error {
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+		return err
+	}
+	return unix.Unlink(path)
+}
+
+// floorSetnsPair switches the locked calling thread into fd and back: the
+// two bare setns calls that Do wraps.
+func floorSetnsPair(fd int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return err
+	}
+	return unix.Setns(hostNetns, unix.CLONE_NEWNET)
+}
+
+// current returns the calling thread's network namespace.
+func current() (nsthread.ID, error) { return nsthread.Stat("/proc/thread-self/ns/net") }

@@ -1,0 +1,33 @@
+package nsthread
+
+import "golang.org/x/sys/unix"
+
+// LoopbackUp sets link 1 (lo) of the calling thread's network namespace
+// up, with one RTM_NEWLINK request on a throwaway rtnetlink socket.
+func LoopbackUp() error {
+	s, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(s)
+	const size = unix.SizeofNlMsghdr + unix.SizeofIfInfomsg
+	var b [size]byte
+	h := (*unix.NlMsghdr)(unsafePointer(&b[0]))
+	*h = unix.NlMsghdr{Len: size, Type: unix.RTM_NEWLINK, Flags: unix.NLM_F_REQUEST | unix.NLM_F_ACK, Seq: 1}
+	ifi := (*unix.IfInfomsg)(unsafePointer(&b[unix.SizeofNlMsghdr]))
+	*ifi = unix.IfInfomsg{Index: 1, Flags: unix.IFF_UP, Change: unix.IFF_UP}
+	if err := unix.Sendto(s, b[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return err
+	}
+	var ack [256]byte
+	n, _, err := unix.Recvfrom(s, ack[:], 0)
+	if err != nil {
+		return err
+	}
+	if n >= unix.SizeofNlMsghdr+4 {
+		if e := int32(nativeUint32(ack[unix.SizeofNlMsghdr:])); e != 0 {
+			return unix.Errno(-e)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+// Package testenv is the one privilege rule for this module's tests, and
+// nstest's: a test that needs to create network namespaces calls
+// RequirePrivilege first. Without the privilege the test is skipped with the
+// reason, unless NSTEST_STRICT=1, which makes it fail, so that CI cannot
+// pass as a green run of skipped tests. Tests that need the privilege are
+// named TestIntegration*.
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/nsrun/nsrun/internal/nsthread"
+)
+
+// StrictEnv names the environment variable that turns a skip for lack of
+// privilege into a failure.
+const StrictEnv = "NSTEST_STRICT"
+
+var probe = sync.OnceValue(func() error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("network namespaces need Linux, this is %s", runtime.GOOS)
+	}
+	return nsthread.Probe()
+})
+
+// Strict reports whether NSTEST_STRICT=1 is set.
+func Strict() bool { return os.Getenv(StrictEnv) == "1" }
+
+// Privileged reports whether this process may create network namespaces,
+// found by trying once per process; the error says why not.
+func Privileged() error { return probe() }
+
+// RequirePrivilege skips the test, with the reason, when this process
+// cannot create network namespaces; under NSTEST_STRICT=1 it fails it.
+func RequirePrivilege(tb testing.TB) {
+	tb.Helper()
+	if err := probe(); err != nil {
+		SkipOrFail(tb, fmt.Errorf("creating a network namespace: %w", err))
+	}
+}
+
+// SkipOrFail ends the test because err, a lack of privilege, stopped it:
+// a skip, or a failure under NSTEST_STRICT=1.
+func SkipOrFail(tb testing.TB, err error) {
+	tb.Helper()
+	msg := fmt.Sprintf("needs the privilege to create network namespaces (run as root, or `go test -exec sudo`; %s=1 makes this a failure): %v", StrictEnv, err)
+	if Strict() {
+		tb.Fatal(msg)
+	}
+	tb.Skip(msg)
+}
