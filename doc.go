@@ -29,23 +29,28 @@
 // Namespaces live as files in Dir (/run/netns), exactly as `ip netns add`
 // makes them, so `ip netns exec`, `ip -n` and `ip netns pids` work on them
 // while a test runs, and what `ip netns add` makes, Open can use. Each
-// namespace New makes has an owner record (see Record) in RecordDir; Sweep
-// (and `nsrun gc`) removes those whose owner process died, and never a
-// namespace without a record.
+// namespace New makes has an owner record (pid, start time, PID namespace)
+// in /run/nsrun beside Dir; `nsrun gc`, and the first nstest.New of a test
+// binary, remove those whose owner process died, and never a namespace
+// without a record.
 //
 // # Privileges
 //
 // Creating and deleting namespaces needs CAP_SYS_ADMIN (and CAP_NET_ADMIN
-// for links): run as root. Without it, errors match os.ErrPermission.
+// for links): run as root. Without it, errors match os.ErrPermission. The
+// package builds on every OS; off Linux every function returns an error
+// matching ErrNotSupported.
 //
 // # Errors
 //
 // Errors say what was being done and wrap the cause:
 //
+//	errors.Is(err, nsrun.ErrInvalid)  a bad name or option; nothing was changed
 //	errors.Is(err, os.ErrPermission)  no privilege
 //	errors.Is(err, os.ErrExist)       the name is taken
 //	errors.Is(err, os.ErrNotExist)    no namespace by that name
 //	errors.Is(err, nsrun.ErrClosed)   the Namespace was closed or deleted
+//	errors.Is(err, nsrun.ErrNotSupported)  not Linux
 //
 // # Environment
 //

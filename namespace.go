@@ -45,8 +45,13 @@ type Namespace struct {
 //
 // The caller must call Delete. New needs CAP_SYS_ADMIN (for unshare and
 // mount); without it the error matches os.ErrPermission. Options are fully
-// validated first, and a failure part way leaves nothing behind. New is safe
-// to call from parallel tests.
+// validated first (errors match ErrInvalid), and a failure part way leaves
+// nothing behind. New is safe to call from parallel tests.
+//
+// The first New of a process also sets the host-wide sysctl
+// net.core.fb_tunnels_only_for_init_net from 0 to 1, so that new namespaces
+// hold only lo whatever tunnel modules the host has loaded (the host keeps
+// its own fallback devices; other values are left alone).
 func New(opts ...Option) (*Namespace, error) {
 	c := newConfig(opts)
 	if err := c.validate(); err != nil {
@@ -165,7 +170,7 @@ func Open(name string) (*Namespace, error) {
 
 // Attach gives the network namespace of process pid the name name, as
 // `ip netns attach` does, and opens it. Attach writes no owner record: the
-// namespace was not made by us, so Sweep never removes it. The caller must
+// namespace was not made by us, so `nsrun gc` never removes it. The caller must
 // call Close; Delete removes the name (and kills the processes inside,
 // unless the namespace is this process's or PID 1's).
 func Attach(name string, pid int) (*Namespace, error) {
@@ -237,7 +242,7 @@ func (n *Namespace) closeLocked() {
 }
 
 // Keep marks the namespace as kept on purpose (its owner record loses its
-// owner), so that Sweep and `nsrun gc` leave it after this process exits.
+// owner), so that `nsrun gc` leaves it after this process exits.
 // Delete still removes it.
 func (n *Namespace) Keep() error {
 	r, err := owner.Read(n.name)
