@@ -3,6 +3,8 @@ package nsrun
 import (
 	"fmt"
 	"strings"
+
+	"github.com/nsrun/nsrun/internal/paths"
 )
 
 // maxNameLen is the longest namespace name accepted: NAME_MAX (the limit
@@ -26,3 +28,8 @@ func ValidateName(name string) error {
 	}
 	return nil
 }
+
+// Dir returns the directory that holds named network namespaces, the one
+// `ip netns` lists: /run/netns on most systems (or the value of the
+// environment variable NSRUN_NETNS_DIR, for private setups).
+func Dir() string { return paths.Netns() }

@@ -9,6 +9,32 @@ import (
 	"github.com/nsrun/nsrun/internal/nsname"
 )
 
+// New creates a named network namespace in Dir, as `ip netns add` does,
+// with lo up (see WithLoopbackDown) and the requested sysctls applied, and
+// writes its owner record. The caller's goroutine and thread never change
+// namespace: the namespace is made on a throwaway thread.
+//
+// The caller must call Delete. New needs CAP_SYS_ADMIN (for unshare and
+// mount); without it the error matches os.ErrPermission. Options are fully
+// validated first (errors match ErrInvalid), and a failure part way leaves
+// nothing behind. New is safe to call from parallel tests.
+//
+// The first New of a process also sets the host-wide sysctl
+// net.core.fb_tunnels_only_for_init_net from 0 to 1, so that new namespaces
+// hold only lo whatever tunnel modules the host has loaded (the host keeps
+// its own fallback devices; other values are left alone).
+func New(opts ...Option) (*Namespace, error) {
+	c := newConfig(opts)
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("create network namespace: %w", err)
+	}
+	n, err := create(c)
+	if err != nil {
+		return nil, fmt.Errorf("create network namespace %s: %w", c.name, err)
+	}
+	return n, nil
+}
+
 // Option configures New.
 type Option func(*config)
 

@@ -63,3 +63,12 @@ func ExampleTopology() {
 		}
 	}
 }
+
+// The one line that lets a package's tests make namespaces without root:
+// unprivileged, the test binary runs itself again in a user namespace of
+// its own (see Main).
+func ExampleMain() {
+	_ = func(m *testing.M) { // func TestMain(m *testing.M) in a _test.go file
+		nstest.Main(m)
+	}
+}

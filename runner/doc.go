@@ -35,4 +35,6 @@
 // and what the payload leaves behind survives it.
 //
 // Start needs root (CAP_SYS_ADMIN); importing the package needs nothing.
+// The package builds on every OS; off Linux, Start fails with an *Error
+// matching nsrun.ErrNotSupported.
 package runner

@@ -1,3 +1,7 @@
+//go:build unix
+
+// The example sets a syscall.Credential, which only Unix systems have.
+
 package runner_test
 
 import (

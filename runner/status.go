@@ -3,9 +3,18 @@ package runner
 import (
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/nsrun/nsrun/internal/reexec"
 )
+
+// DefaultGrace is how long Run lets the payload shut down cleanly when
+// Cmd.Grace is zero: the time between the SIGTERM it passes on (forwarded,
+// after Timeout, or when its context is done) and the SIGKILL that ends the
+// whole tree. It is long because the payload is expected to handle SIGTERM;
+// it has nothing to do with the core's WithKillGrace (1 s by default), the
+// time Delete gives processes still inside a namespace it removes.
+const DefaultGrace = 10 * time.Second
 
 // codeTimeout is the exit code after Cmd.Timeout, as timeout(1) uses it.
 const codeTimeout = 124
@@ -61,12 +70,4 @@ func (e *Error) Unwrap() error { return e.Err }
 // failed wraps err as a runner failure (exit code 125).
 func failed(format string, a ...any) *Error {
 	return &Error{Code: reexec.CodeFailed, Err: fmt.Errorf(format, a...)}
-}
-
-// statusOf converts a wait status.
-func statusOf(ws syscall.WaitStatus) Status {
-	if ws.Signaled() {
-		return Status{Signal: ws.Signal()}
-	}
-	return Status{Code: ws.ExitStatus()}
 }

@@ -1,5 +1,6 @@
 // Command nsrun runs a command in a throwaway network namespace (or a whole
-// topology of them), then removes everything. Run `nsrun --help`.
+// topology of them), then removes everything. It needs Linux (elsewhere it
+// says so and exits with 125). Run `nsrun --help`.
 package main
 
 import (

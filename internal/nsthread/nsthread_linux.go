@@ -318,12 +318,14 @@ func Join(fd int, want ID) error {
 
 // Isolate locks the calling goroutine to its thread for good and gives that
 // thread new namespaces of the kinds in flags (unix.CLONE_NEWNS and
-// unix.CLONE_NEWUTS; CLONE_NEWUSER is refused in a multithreaded process,
-// so a user namespace must come from clone). It is the first step of a
-// re-executed process (see internal/reexec) that prepares a mount namespace
-// of its own on its main thread and then execs, or forks its payload, from
-// that thread; the process's other threads keep the host's namespaces. An
-// error leaves the thread locked, so the caller must exit.
+// unix.CLONE_NEWUTS; unix.CLONE_NEWNET for reexec's probe of whether a
+// user namespace holds capabilities; CLONE_NEWUSER is refused in a
+// multithreaded process, so a user namespace must come from clone). It is
+// the first step of a re-executed process (see internal/reexec) that
+// prepares a mount namespace of its own on its main thread and then execs,
+// or forks its payload, from that thread; the process's other threads keep
+// the host's namespaces. An error leaves the thread locked, so the caller
+// must exit.
 func Isolate(flags int) error {
 	runtime.LockOSThread()
 	if err := unix.Unshare(flags); err != nil {

@@ -21,12 +21,17 @@ const (
 
 // init turns this process into what its Spec asks for when it was
 // re-executed as Marker. It runs before the importing program's own code,
-// which never runs in such a process.
+// which never runs in such a process. A process started by RunRootless
+// (ModeRootless, marked in the environment) is set up here and then goes
+// on as the program.
 func init() {
 	if len(os.Args) > 0 && os.Args[0] == Marker {
 		// Not os.Exit: its exit hooks (the race detector's one-second
 		// sleep, coverage files) belong to the program, not to this process.
 		syscall.Exit(run(os.Args))
+	}
+	if v := os.Getenv(RootlessEnv); strings.HasPrefix(v, rootlessInit) {
+		enterRootless(v)
 	}
 }
 
@@ -38,6 +43,9 @@ type child struct {
 
 // run is the re-executed process's main; it returns the exit code.
 func run(argv []string) int {
+	if len(argv) == 2 && argv[1] == probeWord {
+		return probeChild()
+	}
 	s, err := parseSpec(argv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nsrun: %v\n", err)
@@ -251,6 +259,15 @@ func supervise(path string, s Spec, rep *os.File, sigs <-chan os.Signal, notifie
 		Env:   os.Environ(),
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Foreground: s.Foreground, Credential: s.Credential},
+	}
+	if s.UserNS && s.Credential != nil {
+		// The ids are the program's in a user namespace of its own, in
+		// which they are ours: no switch, and no supplementary groups
+		// (setgroups is denied in a rootless run).
+		attr.Sys.Credential = nil
+		attr.Sys.Cloneflags = syscall.CLONE_NEWUSER
+		attr.Sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: int(s.Credential.Uid), HostID: os.Getuid(), Size: 1}}
+		attr.Sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: int(s.Credential.Gid), HostID: os.Getgid(), Size: 1}}
 	}
 	pid, err := syscall.ForkExec(path, s.Args, attr)
 	if err != nil {

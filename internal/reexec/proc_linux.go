@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 
 	"github.com/nsrun/nsrun/internal/nsthread"
 	"golang.org/x/sys/unix"
@@ -81,6 +82,13 @@ func (p *Proc) closeSocket() {
 		_ = p.sock.Close()
 		p.sock = nil
 	}
+}
+
+// Forwarded returns the signals a supervising process passes on to the
+// program's process group: SIGINT, SIGTERM, SIGHUP and SIGQUIT. A caller
+// that supervises the supervisor (nsrun) catches the same ones.
+func Forwarded() []os.Signal {
+	return []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 }
 
 // Ready returns a channel that is closed once the process forwards signals

@@ -16,10 +16,25 @@
 //     the signals of Forwarded to it, reaps every process of the PID
 //     namespace and reports how the program ended; when it exits, the
 //     kernel kills whatever the program left behind. runner uses it.
+//   - ModeRootless: the root of a rootless run. An unprivileged program
+//     (nsrun, a test binary through nstest.Main) starts itself again with
+//     RunRootless: the same argv, environment and stdio, cloned into new
+//     user, mount and network namespaces (Spec.Cloneflags) in which the
+//     caller's uid and gid are 0, and RootlessEnv set. This package's init
+//     then makes the run's state private (a tmpfs of its own where the
+//     `ip netns` directory, the owner records and /etc/netns live, and a
+//     /sys of its network namespace) and returns: the program goes on,
+//     holding every capability in its user namespace, and whatever it
+//     names dies with the run. Unlike the other modes, it is marked in the
+//     environment, not in argv, which stays the program's own; and it
+//     never unshares a user namespace itself, which a multithreaded
+//     process cannot (unshare(2)). Detect finds out whether user
+//     namespaces work here, and names what blocks them if they do not.
 //
-// A new mode (rootless: a process cloned into a new user and mount
-// namespace that then acts as root there) adds a Mode value, its clone
-// flags in Spec.Cloneflags and its case in the child's dispatch.
+// A supervised program can also get a user namespace of its own
+// (Spec.UserNS): inside a rootless run only root is mapped, so the program
+// runs as the caller's own uid through a nested user namespace that maps
+// it to root of the run's.
 //
 // The process gets its network namespace in one of two ways. With
 // Spec.NetnsPath set it opens and joins the namespace bound there, and
@@ -32,20 +47,20 @@
 // its parent over a pipe (Report). The parent can so start it while the
 // namespace is still being made, which hides most of its start-up.
 //
-// Nothing of the importing program runs in a re-executed process: init
-// exits it. Go initialises a package's dependencies before the package,
-// and packages that do not depend on each other in import-path order, so
-// this package keeps its dependencies few and light (the standard
-// library's lighter parts, golang.org/x/sys, internal/nsthread and
-// internal/paths; TestDependenciesAreLight enforces it), and its init runs,
-// and a re-executed process exits, before the program's heavy packages
-// (netlink, YAML, the core, fixtures) are initialised.
+// Nothing of the importing program runs in a re-executed process (exec,
+// supervise): init exits it; the root of a rootless run is set up by init
+// before the program's heavy packages exist. Go initialises a package's
+// dependencies before the package, and packages that do not depend on each
+// other in import-path order, so this package keeps its dependencies few
+// and light (the standard library's lighter parts, golang.org/x/sys,
+// internal/nsthread and internal/paths; TestDependenciesAreLight enforces
+// it), and its init runs, and a re-executed process exits (or a rootless
+// run is set up), before the program's heavy packages (netlink, YAML, the
+// core, fixtures) are initialised.
 package reexec
 
 import (
 	"fmt"
-	"os"
-	"syscall"
 )
 
 // Marker is argv[0] of a re-executed process; ps shows it as such, followed
@@ -62,21 +77,15 @@ type Mode uint8
 const (
 	ModeExec      Mode = iota + 1 // become the program, as `ip netns exec`
 	ModeSupervise                 // be PID 1 of a new PID namespace and supervise the program
+	ModeRootless                  // be the root of a rootless run (marked by RootlessEnv, not argv)
 )
 
-var modeNames = map[Mode]string{ModeExec: "exec", ModeSupervise: "supervise"}
+var modeNames = map[Mode]string{ModeExec: "exec", ModeSupervise: "supervise", ModeRootless: "rootless"}
 
-// String returns the mode's word in argv: "exec" or "supervise".
+// String returns the mode's word: "exec", "supervise" or "rootless".
 func (m Mode) String() string {
 	if s, ok := modeNames[m]; ok {
 		return s
 	}
 	return fmt.Sprintf("mode(%d)", uint8(m))
-}
-
-// Forwarded returns the signals a supervising process passes on to the
-// program's process group: SIGINT, SIGTERM, SIGHUP and SIGQUIT. A caller
-// that supervises the supervisor (nsrun) catches the same ones.
-func Forwarded() []os.Signal {
-	return []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 }

@@ -1,8 +1,8 @@
 // Package testenv is the one privilege rule for this module's tests, and
 // nstest's: a test that needs to create network namespaces calls
-// RequirePrivilege first. Without the privilege the test is skipped with the
-// reason, unless NSTEST_STRICT=1, which makes it fail, so that CI cannot
-// pass as a green run of skipped tests. Tests that need the privilege are
+// RequirePrivilege first. Without the privilege (or off Linux) the test is
+// skipped with the reason, unless NSTEST_STRICT=1, which makes it fail, so
+// that CI cannot pass as a green run of skipped tests. Tests that need the privilege are
 // named TestIntegration*.
 package testenv
 
@@ -20,12 +20,7 @@ import (
 // privilege into a failure.
 const StrictEnv = "NSTEST_STRICT"
 
-var probe = sync.OnceValue(func() error {
-	if runtime.GOOS != "linux" {
-		return fmt.Errorf("network namespaces need Linux, this is %s", runtime.GOOS)
-	}
-	return nsthread.Probe()
-})
+var probe = sync.OnceValue(nsthread.Probe)
 
 // Strict reports whether NSTEST_STRICT=1 is set.
 func Strict() bool { return os.Getenv(StrictEnv) == "1" }
@@ -35,10 +30,16 @@ func Strict() bool { return os.Getenv(StrictEnv) == "1" }
 func Privileged() error { return probe() }
 
 // RequirePrivilege skips the test, with the reason, when this process
-// cannot create network namespaces; under NSTEST_STRICT=1 it fails it.
+// cannot create network namespaces (or this is not Linux); under
+// NSTEST_STRICT=1 it fails it.
 func RequirePrivilege(tb testing.TB) {
 	tb.Helper()
-	if err := probe(); err != nil {
+	err := probe()
+	switch {
+	case err == nil:
+	case runtime.GOOS != "linux":
+		end(tb, err.Error())
+	default:
 		SkipOrFail(tb, fmt.Errorf("creating a network namespace: %w", err))
 	}
 }
@@ -47,7 +48,12 @@ func RequirePrivilege(tb testing.TB) {
 // a skip, or a failure under NSTEST_STRICT=1.
 func SkipOrFail(tb testing.TB, err error) {
 	tb.Helper()
-	msg := fmt.Sprintf("needs the privilege to create network namespaces (run as root, or `go test -exec sudo`; %s=1 makes this a failure): %v", StrictEnv, err)
+	end(tb, fmt.Sprintf("needs the privilege to create network namespaces (%s; %s=1 makes this a failure): %v", advice(), StrictEnv, err))
+}
+
+// end skips the test with msg, or fails it under NSTEST_STRICT=1.
+func end(tb testing.TB, msg string) {
+	tb.Helper()
 	if Strict() {
 		tb.Fatal(msg)
 	}

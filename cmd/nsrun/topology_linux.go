@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/fixture"
+	"github.com/nsrun/nsrun/internal/owner"
+)
+
+// newTopology builds the --topology session: the command runs in --node
+// (default: the first node), with NSRUN_* variables describing them all.
+func (a *app) newTopology(ctx context.Context, o *runOpts) (*session, error) {
+	spec, f, err := a.buildTopology(ctx, o.topology)
+	if err != nil {
+		return nil, err
+	}
+	node := o.nodeName
+	if node == "" {
+		node = f.Nodes()[0]
+	}
+	ns, err := f.Namespace(node) // the error lists the nodes there are
+	if err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	s := &session{
+		ns: ns, nodes: map[string]*nsrun.Namespace{}, hostname: nodeHostname(spec, node),
+		env:  setenv(o.env, "NSRUN_NETNS", ns.Name()),
+		what: "topology " + f.Name(), downName: f.Name(), teardown: f.Close,
+		keep: func() error { return errors.Join(f.Keep(), f.Close()) },
+	}
+	for _, kv := range f.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		s.env = setenv(s.env, k, v)
+	}
+	for _, n := range f.Nodes() {
+		s.nodes[n], _ = f.Namespace(n) // n is one of f's nodes
+	}
+	return s, nil
+}
+
+// buildTopology loads and builds the topology in file.
+func (a *app) buildTopology(ctx context.Context, file string) (*fixture.Spec, *fixture.Fixture, error) {
+	spec, err := fixture.Load(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := fixture.New(ctx, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range f.Nodes() {
+		ns, _ := f.Namespace(n)
+		a.logf("created node %s of topology %s: namespace %s", n, f.Name(), ns.Name())
+	}
+	return spec, f, nil
+}
+
+// nodeHostname is the host name the spec gives node (default its name).
+func nodeHostname(spec *fixture.Spec, node string) string {
+	for _, n := range spec.Nodes {
+		if strings.EqualFold(n.Name, node) {
+			if n.Hostname != "" {
+				return n.Hostname
+			}
+			return n.Name
+		}
+	}
+	return ""
+}
+
+// upCmd is nsrun up FILE: build the topology and leave it up. Its NSRUN_*
+// variables go to stdout (KEY=VALUE lines, for $GITHUB_ENV or eval), the
+// how-to to stderr.
+func (a *app) upCmd(ctx context.Context, args []string) int {
+	fs := flagSet("nsrun up")
+	fs.BoolVar(&a.verbose, "v", false, "say what is created")
+	if code, done := a.parse(fs, args, upUsage); done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return a.fail(usageError{"need exactly one topology file", "nsrun up"})
+	}
+	if code, done := a.needRoot("up"); done {
+		return code
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	a.sweep()
+	_, f, err := a.buildTopology(ctx, fs.Arg(0))
+	if err != nil {
+		return a.fail(err)
+	}
+	if err := f.Keep(); err != nil {
+		return a.fail(errors.Join(err, f.Close()))
+	}
+	env := f.Env()
+	if err := f.Close(); err != nil {
+		return a.fail(err)
+	}
+	for _, kv := range env {
+		fmt.Fprintln(a.stdout, kv)
+	}
+	fmt.Fprintf(a.stderr, "nsrun: topology %s is up (nodes: %s)\n", f.Name(), strings.Join(f.Nodes(), ", "))
+	first, _ := f.Namespace(f.Nodes()[0])
+	fmt.Fprintf(a.stderr, "  enter:  sudo nsrun exec %s -- $SHELL   (each node's namespace is in NSRUN_NS_<NODE>)\n", first.Name())
+	fmt.Fprintf(a.stderr, "  remove: sudo nsrun down %s\n", f.Name())
+	return 0
+}
+
+// downCmd is nsrun down NAME...: a kept topology, or a namespace kept by
+// nsrun --keep.
+func (a *app) downCmd(_ context.Context, args []string) int {
+	fs := flagSet("nsrun down")
+	fs.BoolVar(&a.verbose, "v", false, "say what is removed")
+	if code, done := a.parse(fs, args, downUsage); done {
+		return code
+	}
+	if fs.NArg() == 0 {
+		return a.fail(usageError{"no name given", "nsrun down"})
+	}
+	if code, done := a.needRoot("down"); done {
+		return code
+	}
+	code := 0
+	for _, name := range fs.Args() {
+		if err := down(name); err != nil {
+			code = a.fail(err)
+			continue
+		}
+		a.logf("removed %s", name)
+	}
+	return code
+}
+
+// down removes one namespace kept by nsrun --keep, or else a topology kept
+// by nsrun up or nsrun --keep --topology.
+func down(name string) error {
+	err := fixture.Down(name)
+	if !errors.Is(err, os.ErrNotExist) {
+		return err // a kept topology, removed (or not)
+	}
+	if r, rerr := owner.Read(name); rerr == nil && r.Kept {
+		return nsrun.DeleteNamed(name)
+	}
+	return fmt.Errorf("remove %s: nothing of that name was kept (nsrun ls lists namespaces)", name)
+}

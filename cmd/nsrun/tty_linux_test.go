@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nsrun/nsrun/internal/testenv"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// openPTY returns a pseudo-terminal's master and slave.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	require.NoError(t, unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0))
+	n, err := unix.IoctlGetUint32(int(m.Fd()), unix.TIOCGPTN)
+	require.NoError(t, err)
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return m, s
+}
+
+// TestIntegrationTerminal runs nsrun from a shell on a terminal: the
+// payload is the foreground process group while it runs, Ctrl-C on the
+// terminal reaches it (exit 130), and the shell gets the terminal back.
+// The payload traps SIGINT: a plain `sleep 30` after `echo ready` can miss
+// a Ctrl-C that lands between the two (the shell notes it, the sleep is
+// forked after it, and the shell acts on it only when the sleep ends).
+func TestIntegrationTerminal(t *testing.T) {
+	testenv.RequirePrivilege(t)
+	master, slave := openPTY(t)
+	script := `echo "outer $(ps -o pgid= -p $$)"
+` + nsrunBin + ` -- sh -c 'trap "exit 130" INT; echo "inner $(ps -o pgid=,tpgid= -p $$)"; echo ready; while :; do sleep 0.05; done'
+echo "status $?"
+echo "after $(ps -o tpgid= -p $$)"`
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	out := &buffer{}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := master.Read(b)
+			_, _ = out.Write(b[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	waitText(t, out, "ready")
+	_, err := master.Write([]byte{3}) // Ctrl-C
+	require.NoError(t, err)
+	waitText(t, out, "after")
+	require.NoError(t, cmd.Wait())
+
+	word := func(key string) string {
+		m := regexp.MustCompile(key + ` +(\d+)`).FindStringSubmatch(out.String())
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	inner := strings.Fields(out.String()[strings.Index(out.String(), "inner"):])
+	require.GreaterOrEqual(t, len(inner), 3, out.String())
+	assert.Equal(t, inner[1], inner[2], "payload is the foreground group: %s", out)
+	assert.Equal(t, "130", word("status"), "Ctrl-C reached the payload: %s", out)
+	assert.Equal(t, word("outer"), word("after"), "the shell has the terminal back: %s", out)
+}
+
+// waitText waits until out contains s.
+func waitText(t *testing.T, out *buffer, s string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), s) {
+		require.True(t, time.Now().Before(deadline), "no %q in %q", s, out.String())
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package testenv
+
+// SetRootless does nothing off Linux, where there is no rootless mode.
+func SetRootless(error) {}
+
+// advice says how to get the privilege.
+func advice() string { return "run as root, or `go test -exec sudo`" }

@@ -1,0 +1,49 @@
+package nstest
+
+import (
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/nsrun/nsrun/internal/reexec"
+	"github.com/nsrun/nsrun/internal/testenv"
+)
+
+// Main runs the tests of m and exits; call it as the whole of TestMain to
+// let the package's tests make namespaces without root:
+//
+//	func TestMain(m *testing.M) { nstest.Main(m) }
+//
+// With the privilege to make namespaces (root, or CAP_SYS_ADMIN and
+// CAP_NET_ADMIN) it is os.Exit(m.Run()). Without it, when unprivileged user
+// namespaces work, it runs the test binary again, rootless: with the same
+// arguments, environment and stdio, as root of a new user namespace (your
+// own uid outside) with its own mount and network namespaces, where every
+// helper of this package works unchanged; it exits with that run's exit
+// code. Namespaces made there are named in a directory private to the run
+// (`ip netns list` on the host does not show them), and they all end with
+// it, even if it is killed. When user namespaces are blocked, the tests run
+// as they are, and those that need the privilege skip saying what blocks
+// them and the command that lifts it (or fail, under NSTEST_STRICT=1).
+//
+// What cannot work rootless: moving the host's own devices into a
+// namespace, reaching the host's network, and anything that needs a
+// kernel module that is not loaded (netem, say, gives an error matching
+// nsrun.ErrNotSupported).
+func Main(m *testing.M) {
+	if reexec.RootlessRoot() || reexec.Privileged() {
+		os.Exit(m.Run())
+	}
+	err := reexec.Detect()
+	if err == nil {
+		var code int
+		code, err = reexec.RunRootless(os.Args, os.Stdin, os.Stdout, os.Stderr, false)
+		if err == nil {
+			// Not os.Exit: its hooks (the race detector's one-second wait
+			// at exit, coverage) belong to the run that ran the tests.
+			syscall.Exit(code)
+		}
+	}
+	testenv.SetRootless(err)
+	os.Exit(m.Run())
+}
