@@ -149,7 +149,7 @@ func (c *Cmd) name() string {
 // payload's) and working directory, except the network namespace, which
 // enter hands over.
 func (c *Cmd) reaperCmd() *exec.Cmd {
-	c.ctty = foregroundTTY(c.Stdin)
+	c.ctty = reexec.ForegroundTTY(c.Stdin)
 	s := c.spec()
 	cmd := &exec.Cmd{Path: reexec.Self, Args: s.Argv(), Env: c.Env, Dir: c.Dir}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr

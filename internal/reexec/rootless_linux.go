@@ -129,7 +129,7 @@ func RunRootless(argv []string, stdin io.Reader, stdout, stderr io.Writer, termi
 	cmd := rootlessCmd(argv, stdin, stdout, stderr)
 	var tty *os.File
 	if terminal {
-		tty = foregroundTTY(stdin)
+		tty = ForegroundTTY(stdin)
 	}
 	if tty != nil {
 		cmd.SysProcAttr.Foreground, cmd.SysProcAttr.Ctty = true, 0 // the child's stdin
@@ -138,7 +138,7 @@ func RunRootless(argv []string, stdin io.Reader, stdout, stderr io.Writer, termi
 	signal.Notify(sigs, Forwarded()...)
 	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
-		restoreTTY(tty)
+		RestoreTTY(tty)
 		if blocked := Detect(); blocked != nil {
 			return CodeFailed, blocked
 		}
@@ -157,7 +157,7 @@ func RunRootless(argv []string, stdin io.Reader, stdout, stderr io.Writer, termi
 	}()
 	err := cmd.Wait()
 	close(done)
-	restoreTTY(tty)
+	RestoreTTY(tty)
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return CodeFailed, fmt.Errorf("wait for rootless run: %w", err)
@@ -169,9 +169,10 @@ func RunRootless(argv []string, stdin io.Reader, stdout, stderr io.Writer, termi
 	return ws.ExitStatus(), nil
 }
 
-// foregroundTTY returns stdin if it is a terminal whose foreground process
-// group is ours.
-func foregroundTTY(stdin io.Reader) *os.File {
+// ForegroundTTY returns stdin if it is a terminal whose foreground process
+// group is ours: only then may a program started here take the terminal
+// over. A program running in the background keeps its hands off.
+func ForegroundTTY(stdin io.Reader) *os.File {
 	f, ok := stdin.(*os.File)
 	if !ok || f == nil {
 		return nil
@@ -183,9 +184,10 @@ func foregroundTTY(stdin io.Reader) *os.File {
 	return f
 }
 
-// restoreTTY makes our process group tty's foreground group again; we are
-// in the background then, so SIGTTOU is ignored around the call.
-func restoreTTY(tty *os.File) {
+// RestoreTTY makes our process group tty's foreground group again after a
+// child had it; we are in the background then, so SIGTTOU is ignored
+// around the call, as shells do. A nil tty is left alone.
+func RestoreTTY(tty *os.File) {
 	if tty == nil {
 		return
 	}
