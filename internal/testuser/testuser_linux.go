@@ -32,7 +32,7 @@ type User struct {
 // without the privilege, as testenv.RequirePrivilege does) and runuser.
 // Shared is used when it exists; otherwise a user is made with useradd -m
 // and removed, home included, in Cleanup.
-func Get(t *testing.T) User {
+func Get(t testing.TB) User {
 	t.Helper()
 	testenv.RequirePrivilege(t)
 	if os.Geteuid() != 0 {
@@ -66,7 +66,7 @@ func Get(t *testing.T) User {
 
 // Dir returns a new directory, removed in Cleanup, that u can read and
 // search (mode 0755, owned by root) or, with owned, that u owns.
-func (u User) Dir(t *testing.T, owned bool) string {
+func (u User) Dir(t testing.TB, owned bool) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "nsrun-rootless-")
 	if err != nil {
@@ -85,7 +85,7 @@ func (u User) Dir(t *testing.T, owned bool) string {
 }
 
 // Copy copies the file src into dir, executable, and returns its path.
-func Copy(t *testing.T, src, dir string) string {
+func Copy(t testing.TB, src, dir string) string {
 	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
