@@ -354,51 +354,5 @@ func describe(files []string) []string {
 // terminal back.
 func TestIntegrationRootlessTerminal(t *testing.T) {
 	r := newRootless(t)
-	master, slave := openPTY(t)
-	require.NoError(t, slave.Chown(r.u.UID, r.u.GID))
-	script := `echo "outer $(ps -o pgid= -p $$)"
-` + r.bin + ` -- sh -c 'trap "exit 130" INT; echo "inner $(ps -o pgid=,tpgid= -p $$)"; echo ready; while :; do sleep 0.05; done'
-echo "status $?"
-echo "after $(ps -o tpgid= -p $$)"`
-	cmd := exec.Command("sh", "-c", script)
-	cmd.Dir = "/"
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + r.u.Home}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0,
-		Credential: &syscall.Credential{Uid: uint32(r.u.UID), Gid: uint32(r.u.GID)}}
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	out := &buffer{}
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := master.Read(b)
-			_, _ = out.Write(b[:n])
-			if err != nil {
-				return
-			}
-		}
-	}()
-	waitText(t, out, "ready")
-	_, err := master.Write([]byte{3}) // Ctrl-C
-	require.NoError(t, err)
-	waitText(t, out, "after")
-	require.NoError(t, cmd.Wait())
-
-	word := func(key string) string {
-		i := strings.Index(out.String(), key+" ")
-		if i < 0 {
-			return ""
-		}
-		f := strings.Fields(out.String()[i+len(key):])
-		if len(f) == 0 {
-			return ""
-		}
-		return f[0]
-	}
-	inner := strings.Fields(out.String()[strings.Index(out.String(), "inner"):])
-	require.GreaterOrEqual(t, len(inner), 3, out.String())
-	assert.Equal(t, inner[1], inner[2], "payload is the foreground group: %s", out)
-	assert.Equal(t, "130", word("status"), "Ctrl-C reached the payload: %s", out)
-	assert.Equal(t, word("outer"), word("after"), "the shell has the terminal back: %s", out)
+	checkTerminal(t, r.bin, &r.u)
 }

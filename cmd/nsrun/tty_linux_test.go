@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nsrun/nsrun/internal/testenv"
+	"github.com/nsrun/nsrun/internal/testuser"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -39,14 +40,29 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // forked after it, and the shell acts on it only when the sleep ends).
 func TestIntegrationTerminal(t *testing.T) {
 	testenv.RequirePrivilege(t)
+	checkTerminal(t, nsrunBin, nil)
+}
+
+// checkTerminal runs bin -- PAYLOAD from a shell on a new terminal (as u,
+// unless nil), presses Ctrl-C once the payload runs, and checks that the
+// payload was the terminal's foreground group, that Ctrl-C reached it (exit
+// 130), and that the shell got the terminal back.
+func checkTerminal(t *testing.T, bin string, u *testuser.User) {
+	t.Helper()
 	master, slave := openPTY(t)
 	script := `echo "outer $(ps -o pgid= -p $$)"
-` + nsrunBin + ` -- sh -c 'trap "exit 130" INT; echo "inner $(ps -o pgid=,tpgid= -p $$)"; echo ready; while :; do sleep 0.05; done'
+` + bin + ` -- sh -c 'trap "exit 130" INT; echo "inner $(ps -o pgid=,tpgid= -p $$)"; echo ready; while :; do sleep 0.05; done'
 echo "status $?"
 echo "after $(ps -o tpgid= -p $$)"`
 	cmd := exec.Command("sh", "-c", script)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if u != nil {
+		require.NoError(t, slave.Chown(u.UID, u.GID))
+		cmd.Dir = "/"
+		cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + u.Home}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID)}
+	}
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	out := &buffer{}
