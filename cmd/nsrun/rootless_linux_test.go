@@ -135,18 +135,7 @@ func TestIntegrationRootlessKilledLeavesNothing(t *testing.T) {
 	r := newRootless(t)
 	before := lsns(t)
 	marker := fmt.Sprintf("rootless-kill-%d-%d", os.Getpid(), time.Now().UnixNano())
-	cmd := r.u.Command("/", nil, r.bin, "--", "sh", "-c", "echo ready; sleep 600", marker)
-	var out buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	waited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(waited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-waited })
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "ready") {
-		require.True(t, time.Now().Before(deadline), "no ready line: %q", out.String())
-		time.Sleep(5 * time.Millisecond)
-	}
+	cmd, _, waited := r.startReady(t, "echo ready; sleep 600", marker)
 	// The run: the outer nsrun (runuser's child), the rootless nsrun, its
 	// reaper and the command, each with the marker in its argv.
 	run := r.u.Pids(marker)
@@ -169,7 +158,7 @@ func TestIntegrationRootlessKilledLeavesNothing(t *testing.T) {
 	require.GreaterOrEqual(t, len(owned), 5, "the run's own namespaces: %v", owned)
 	require.NoError(t, syscall.Kill(outer, syscall.SIGKILL))
 
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for len(r.u.Pids(marker)) > 0 {
 		require.True(t, time.Now().Before(deadline), "processes of the run outlived nsrun: %v", r.u.Pids(marker))
 		time.Sleep(10 * time.Millisecond)
@@ -288,18 +277,7 @@ func TestIntegrationRootlessPytest(t *testing.T) {
 func TestIntegrationRootlessSignals(t *testing.T) {
 	r := newRootless(t)
 	marker := fmt.Sprintf("rootless-sig-%d-%d", os.Getpid(), time.Now().UnixNano())
-	cmd := r.u.Command("/", nil, r.bin, "--", "sh", "-c", `trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done`, marker)
-	var out buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	waited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(waited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-waited })
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "ready") {
-		require.True(t, time.Now().Before(deadline), "no ready line: %q", out.String())
-		time.Sleep(5 * time.Millisecond)
-	}
+	cmd, out, waited := r.startReady(t, `trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done`, marker)
 	var outer int
 	for _, pid := range r.u.Pids(marker) {
 		if ppid(t, pid) == cmd.Process.Pid {
@@ -355,4 +333,25 @@ func describe(files []string) []string {
 func TestIntegrationRootlessTerminal(t *testing.T) {
 	r := newRootless(t)
 	checkTerminal(t, r.bin, &r.u)
+}
+
+// startReady starts the rootless nsrun as the user on sh -c script (with
+// marker as $0, to find its processes) and waits until it printed "ready".
+// waited is closed once the outer process has been waited for; Cleanup
+// kills and waits for it.
+func (r rootlessNsrun) startReady(t *testing.T, script, marker string) (cmd *exec.Cmd, out *buffer, waited chan struct{}) {
+	t.Helper()
+	cmd = r.u.Command("/", nil, r.bin, "--", "sh", "-c", script, marker)
+	out = &buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	waited = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(waited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-waited })
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "ready") {
+		require.True(t, time.Now().Before(deadline), "no ready line: %q", out.String())
+		time.Sleep(5 * time.Millisecond)
+	}
+	return cmd, out, waited
 }
