@@ -34,6 +34,12 @@ func (a *app) execCmd(ctx context.Context, args []string) int {
 	if err := o.check(); err != nil {
 		return a.fail(usageError{err.Error(), "nsrun exec"})
 	}
+	if rootless() {
+		if o.user != "" {
+			return a.fail(usageError{"--user needs root: without root the command runs as you, or with --as-root as root of the run's user namespace", "nsrun exec"})
+		}
+		return a.execRootless(name, args)
+	}
 	u, err := o.resolveUser()
 	if err != nil {
 		return a.fail(err)
@@ -46,9 +52,6 @@ func (a *app) execCmd(ctx context.Context, args []string) int {
 		return a.fail(fmt.Errorf("open namespace: %w", err))
 	}
 	defer ns.Close()
-	if code, done := a.needRoot("exec"); done {
-		return code
-	}
 	s := &session{ns: ns, env: setenv(o.env, "NSRUN_NETNS", name)}
 	st, err := o.command(a, s, argv, u).Run(ctx, sigs)
 	if err != nil {

@@ -32,9 +32,10 @@ of its own, with private namespace, record and /etc/netns directories, so
 the names are visible inside the run only (ip netns list there shows them)
 and everything ends with it. The command runs as you (uid and gid);
 --as-root makes it root of the run's user namespace, which is still you
-outside. --user and --keep need root, as do up, down, exec and gc. Where
-user namespaces are blocked, nsrun says by what, and the command that
-lifts it.
+outside. --user and --keep need root. A rootless nsrun up leaves one
+process of yours holding the topology, which nsrun exec, ls and down reach
+(see nsrun up --help). Where user namespaces are blocked, nsrun says by
+what, and the command that lifts it.
 
 Exit status: the command's own; 128+N if it died from signal N; 124 after
 --timeout; 125 if nsrun itself failed (the reason is on stderr, prefixed
@@ -64,12 +65,14 @@ Examples:
   sudo nsrun exec blue -- ip addr
   sudo nsrun exec --user alice blue -- curl http://10.0.0.2/
   sudo nsrun exec --no-pidns blue -- dnsmasq   # let a daemon outlive the call
+  nsrun exec "$NSRUN_NS_CLIENT" -- ping -c1 server   # without root: a node of your rootless nsrun up
 `
 
 const lsUsage = `
 nsrun ls lists the namespaces made by nsrun, nstest and fixtures (those with
 an owner record), with owner pid, whether the owner is alive, age, and the
 number of processes inside. Namespaces made by others are not listed.
+Without root it lists the namespaces of your rootless topologies (nsrun up).
 
 Usage:
   nsrun ls [--json]
@@ -84,7 +87,9 @@ nsrun gc removes leftovers: namespaces made by nsrun, nstest or a fixture
 whose owner process has died (a SIGKILLed run, a crashed test), killing the
 processes inside first. It never touches a namespace it did not make, nor
 one kept on purpose (nsrun --keep, nsrun up): remove those with nsrun down.
-Every nsrun run does this at start.
+Every nsrun run does this at start. Without root it removes the records of
+your rootless topologies whose holder process is gone (killed, or the
+machine rebooted); their namespaces went with it.
 
 Usage:
   nsrun gc [--dry-run]
@@ -101,6 +106,15 @@ prints the topology's NSRUN_* variables (namespace and addresses of every
 node) as KEY=VALUE lines on stdout, and how to enter and remove it on
 stderr.
 
+Without root, nsrun up builds the topology in a rootless run (see nsrun
+--help) and leaves one process of yours, the holder, to keep it: its
+namespaces are visible to nsrun exec, ls and down run by you (the holder
+runs them inside for you), not to ip netns. The holder's socket and record
+are in $XDG_RUNTIME_DIR/nsrun (or /tmp/nsrun-UID). Each rootless topology
+has a holder and a user namespace of its own, so topologies cannot be
+linked to each other; nsrun down ends the holder, and nsrun gc cleans up
+after a holder that was killed.
+
 Usage:
   nsrun up [flags] FILE
 
@@ -108,11 +122,13 @@ Examples:
   sudo nsrun up examples/pair.yaml >> "$GITHUB_ENV"
   sudo nsrun exec "$NSRUN_NS_CLIENT" -- ping -c1 server
   sudo nsrun down pair
+  nsrun up examples/pair.yaml >> "$GITHUB_ENV"   # without root
 `
 
 const downUsage = `
 nsrun down removes what nsrun up or nsrun --keep left up: a topology by its
-name, or a single kept namespace by its name.
+name, or a single kept namespace by its name. Without root it removes a
+rootless topology (nsrun up) and ends its holder.
 
 Usage:
   nsrun down NAME...

@@ -22,6 +22,7 @@ type lsEntry struct {
 	AgeSec    float64   `json:"age_seconds"`
 	Processes int       `json:"processes"`
 	Command   []string  `json:"command,omitempty"`
+	Rootless  string    `json:"rootless_topology,omitempty"` // the user's rootless run that holds it
 }
 
 // lsCmd is nsrun ls [--json].
@@ -34,13 +35,23 @@ func (a *app) lsCmd(_ context.Context, args []string) int {
 	if fs.NArg() > 0 {
 		return a.fail(usageError{"unexpected argument " + fs.Arg(0), "nsrun ls"})
 	}
-	recs, err := owner.List()
-	if err != nil {
-		return a.fail(fmt.Errorf("list namespaces: %w", err))
+	var entries []lsEntry
+	if rootless() {
+		var err error
+		if entries, err = a.lsRootless(); err != nil {
+			return a.fail(err)
+		}
+	} else {
+		recs, err := owner.List()
+		if err != nil {
+			return a.fail(fmt.Errorf("list namespaces: %w", err))
+		}
+		for _, r := range recs {
+			entries = append(entries, entryOf(r))
+		}
 	}
-	entries := make([]lsEntry, 0, len(recs))
-	for _, r := range recs {
-		entries = append(entries, entryOf(r))
+	if entries == nil {
+		entries = []lsEntry{}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(a.stdout)
@@ -89,10 +100,8 @@ func (a *app) gcCmd(_ context.Context, args []string) int {
 	if fs.NArg() > 0 {
 		return a.fail(usageError{"unexpected argument " + fs.Arg(0), "nsrun gc"})
 	}
-	if !*dry {
-		if code, done := a.needRoot("gc"); done {
-			return code
-		}
+	if rootless() {
+		return a.gcRootless(*dry)
 	}
 	swept, err := owner.Sweep(*dry, nsrun.DeleteNamed)
 	verb := "removed"

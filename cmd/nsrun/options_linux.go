@@ -66,7 +66,7 @@ func (o *runOpts) check() error {
 // o.env: for the sudo caller by default, the caller's own environment
 // (PATH, virtualenv, ...) as it was before sudo reset it; else ours.
 func (o *runOpts) resolveUser() (*account, error) {
-	if reexec.RootlessRoot() {
+	if reexec.InRootless() {
 		return o.rootlessUser(), nil
 	}
 	o.env = os.Environ()

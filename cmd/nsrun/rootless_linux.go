@@ -1,8 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"os/signal"
+	"time"
 
 	"github.com/nsrun/nsrun/internal/reexec"
 )
@@ -12,8 +19,8 @@ import (
 // and network namespaces, with private namespace, record and /etc/netns
 // directories), which then does what nsrun does as root. The command runs
 // as the user by default, through a user namespace nested in the run's;
-// --as-root keeps uid 0 of the run's user namespace. up, down, exec and gc
-// need root for now.
+// --as-root keeps uid 0 of the run's user namespace. A rootless up leaves
+// a holder (see held_linux.go) that exec, down and ls reach.
 
 // rootless reports whether nsrun lacks the privilege to make namespaces
 // and so must run rootless. The root of a rootless run never starts another.
@@ -49,15 +56,6 @@ func (o *runOpts) rootlessUser() *account {
 	return &account{uid: uid, gid: gid, nested: true}
 }
 
-// needRoot fails a subcommand that has no rootless mode yet when nsrun
-// lacks the privilege: done reports that the caller should return code.
-func (a *app) needRoot(sub string) (code int, done bool) {
-	if reexec.Privileged() {
-		return 0, false
-	}
-	return a.fail(fmt.Errorf("%s needs root (sudo nsrun %s ...): without root only `nsrun [flags] -- COMMAND` runs (rootless); up, down, exec and gc do not yet", sub, sub)), true
-}
-
 // pingGroupRange is the sysctl that lets the members of a range of groups
 // open ICMP echo sockets.
 const pingGroupRange = "/proc/sys/net/ipv4/ping_group_range"
@@ -79,4 +77,171 @@ func (a *app) allowPing(s *session, u *account) {
 			a.mu.Unlock()
 		}
 	}
+}
+
+// upRootless is nsrun up without root: it starts nsrun up again as the
+// holder of a detached rootless run, passes its output on until it says
+// that the topology is up (fd 3), and leaves it running. Signals that reach
+// us before that go to it (it then removes what it built).
+func (a *app) upRootless(args []string) int {
+	dir, err := runsDir(true)
+	if err != nil {
+		return a.fail(err)
+	}
+	files, wait, err := stdioFiles(nil, a.stdout, a.stderr)
+	if err != nil {
+		return a.fail(err)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return a.fail(err)
+	}
+	defer readyR.Close()
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, reexec.Forwarded()...)
+	defer signal.Stop(sigs)
+	argv := append([]string{os.Args[0], "up"}, args...)
+	cmd, err := reexec.StartDetached(argv, []string{holdEnv + "=" + dir}, files[1], files[2], readyW)
+	_ = readyW.Close()
+	wait(true)
+	if err != nil {
+		wait(false)
+		return a.fail(fmt.Errorf("cannot run without root: %w", err))
+	}
+	go func() {
+		for sig := range sigs {
+			_ = cmd.Process.Signal(sig)
+		}
+	}()
+	status, _ := io.ReadAll(readyR)
+	wait(false)
+	if string(status) == "ok\n" {
+		_ = cmd.Process.Release()
+		return 0
+	}
+	err = cmd.Wait()
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return a.fail(fmt.Errorf("rootless nsrun up: %v", err))
+}
+
+// downRootless is nsrun down without root: each name is a topology that a
+// rootless up holds; its holder removes it and ends, which we wait for, so
+// that nothing of the run is left when we return.
+func (a *app) downRootless(names []string) int {
+	code := 0
+	for _, name := range names {
+		dir, r, err := findHeld(name, true)
+		if err != nil {
+			code = a.fail(err)
+			continue
+		}
+		args := []string{"down", name}
+		if a.verbose {
+			args = []string{"down", "-v", name}
+		}
+		c, err := a.callHeld(dir, r, args, nil, a.stdout, a.stderr)
+		if err != nil {
+			code = a.fail(err)
+			continue
+		}
+		if c != 0 {
+			code = c
+			continue
+		}
+		if !waitGone(r, 10*time.Second) {
+			code = a.fail(fmt.Errorf("remove %s: its holder (pid %d) did not end", name, r.PID))
+		}
+	}
+	return code
+}
+
+// waitGone waits up to d for r's holder to end.
+func waitGone(r heldRun, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for r.alive() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// execRootless is nsrun exec without root: the run that holds the
+// namespace runs nsrun exec with our arguments.
+func (a *app) execRootless(name string, args []string) int {
+	dir, r, err := findHeld(name, false)
+	if err != nil {
+		return a.fail(err)
+	}
+	code, err := a.callHeld(dir, r, append([]string{"exec"}, args...), a.stdin, a.stdout, a.stderr)
+	if err != nil {
+		return a.fail(err)
+	}
+	return code
+}
+
+// lsRootless lists the namespaces of the user's rootless runs, asking each
+// holder; a run whose holder is gone gets a line on stderr.
+func (a *app) lsRootless() ([]lsEntry, error) {
+	dir, runs, err := heldRuns()
+	if err != nil {
+		return nil, err
+	}
+	var all []lsEntry
+	for _, r := range runs {
+		if !r.alive() {
+			a.mu.Lock()
+			fmt.Fprintf(a.stderr, "nsrun: rootless topology %s is gone (holder pid %d ended): nsrun gc removes its record\n", r.Name, r.PID)
+			a.mu.Unlock()
+			continue
+		}
+		var out bytes.Buffer
+		code, err := a.callHeld(dir, r, []string{"ls", "--json"}, nil, &out, a.stderr)
+		if err == nil && code != 0 {
+			err = fmt.Errorf("nsrun ls in it exited with %d", code)
+		}
+		var entries []lsEntry
+		if err == nil {
+			err = json.Unmarshal(out.Bytes(), &entries)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list rootless topology %s: %w", r.Name, err)
+		}
+		for i := range entries {
+			entries[i].Rootless = r.Name
+		}
+		all = append(all, entries...)
+	}
+	return all, nil
+}
+
+// gcRootless is nsrun gc without root: it removes the records of the
+// user's rootless runs whose holder is gone (their namespaces went with
+// it). Live runs are left alone: nsrun down ends them.
+func (a *app) gcRootless(dry bool) int {
+	dir, runs, err := heldRuns()
+	if err != nil {
+		return a.fail(err)
+	}
+	verb := "removed"
+	if dry {
+		verb = "would remove"
+	}
+	code := 0
+	for _, r := range runs {
+		if r.alive() {
+			continue
+		}
+		if !dry {
+			if err := r.remove(dir); err != nil {
+				code = a.fail(fmt.Errorf("remove rootless topology %s: %w", r.Name, err))
+				continue
+			}
+		}
+		fmt.Fprintf(a.stdout, "%s rootless topology %s (holder pid %d is gone)\n", verb, r.Name, r.PID)
+	}
+	return code
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -103,14 +104,22 @@ func TestIntegrationRootlessExitCodes(t *testing.T) {
 	res := r.run(t, "/", nil, "--user", "root", "--", "true")
 	assert.Equal(t, reexec.CodeFailed, res.code)
 	assert.Contains(t, res.stderr, "--user needs root")
+	// A namespace of the host's is not among the user's rootless ones.
 	host, err := nsrun.New(nsrun.WithName(uniqueName("rootless-exec")))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, host.Delete()) })
-	for _, args := range [][]string{{"up", "x.yaml"}, {"down", "x"}, {"gc"}, {"exec", host.Name(), "--", "true"}} {
-		res := r.run(t, "/", nil, args...)
-		assert.Equal(t, reexec.CodeFailed, res.code, "nsrun %s", strings.Join(args, " "))
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"exec", host.Name(), "--", "true"}, "no rootless namespace " + host.Name()},
+		{[]string{"down", host.Name()}, "no rootless topology " + host.Name()},
+		{[]string{"up", "no-such-file.yaml"}, "no-such-file.yaml"},
+	} {
+		res := r.run(t, "/", nil, tc.args...)
+		assert.Equal(t, reexec.CodeFailed, res.code, "nsrun %s", strings.Join(tc.args, " "))
 		assert.Equal(t, 1, strings.Count(res.stderr, "\n"), "one line: %q", res.stderr)
-		assert.Contains(t, res.stderr, args[0]+" needs root")
+		assert.Contains(t, res.stderr, tc.msg)
 	}
 }
 
@@ -185,7 +194,7 @@ func TestIntegrationRootlessKilledLeavesNothing(t *testing.T) {
 		for len(holders(link)) > 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		assert.Empty(t, describe(holders(link)), "%s is still held", link)
+		assert.Empty(t, describe(holders(link)...), "%s is still held", link)
 	}
 	after := lsns(t)
 	for ns, user := range after {
@@ -199,11 +208,11 @@ func TestIntegrationRootlessKilledLeavesNothing(t *testing.T) {
 // ppid returns the parent pid of pid, or 0.
 func ppid(t *testing.T, pid int) int {
 	t.Helper()
-	_, p, err := procStat(pid)
+	p, err := procStat(pid)
 	if err != nil {
 		return 0
 	}
-	return p
+	return p.ppid
 }
 
 // lsns returns the network namespaces lsns lists, with the user of the
@@ -315,7 +324,7 @@ func TestIntegrationRootlessTestBinary(t *testing.T) {
 }
 
 // describe adds each holder's command line and state, for messages.
-func describe(files []string) []string {
+func describe(files ...string) []string {
 	var out []string
 	for _, f := range files {
 		dir := f[:strings.Index(f[len("/proc/"):], "/")+len("/proc/")]
@@ -354,4 +363,183 @@ func (r rootlessNsrun) startReady(t *testing.T, script, marker string) (cmd *exe
 		time.Sleep(5 * time.Millisecond)
 	}
 	return cmd, out, waited
+}
+
+// rootlessUp makes a topology file (a pair named name) in a directory the
+// user owns and returns the directory; Cleanup takes the topology down if
+// the test did not, reaps its holder (this binary is a subreaper) and
+// removes the user's runs directory once it is empty.
+func (r rootlessNsrun) rootlessUp(t *testing.T, name string) (dir, runs string) {
+	t.Helper()
+	dir = r.u.Dir(t, true)
+	spec := "name: " + name + "\nnodes:\n  - name: client\n  - name: server\nlinks:\n  - a: client:eth0\n    b: server:eth0\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pair.yaml"), []byte(spec), 0o644))
+	runs = filepath.Join(os.TempDir(), fmt.Sprintf("nsrun-%d", r.u.UID))
+	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(runs, name+".json")); err == nil {
+			r.run(t, "/", nil, "down", name)
+		}
+		reapChildren(t)
+		_ = os.Remove(runs) // only if empty: the user may have runs of their own
+	})
+	return dir, runs
+}
+
+// reapChildren waits for the children this test binary, a subreaper, got
+// from processes that ended (a holder whose nsrun up returned).
+func reapChildren(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for kids := childrenOf(os.Getpid()); len(kids) > 0; kids = childrenOf(os.Getpid()) {
+		if time.Now().After(deadline) {
+			t.Errorf("children left: %v", kids)
+			return
+		}
+		for _, kid := range kids {
+			_, _ = syscall.Wait4(kid, nil, syscall.WNOHANG, nil)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestIntegrationRootlessUpExecDown: a normal user's nsrun up leaves a
+// topology up, held by one process of theirs, that their nsrun exec, ls
+// and down reach and the host's ip netns does not see; down leaves nothing
+// of the user's behind.
+func TestIntegrationRootlessUpExecDown(t *testing.T) {
+	r := newRootless(t)
+	name := fmt.Sprintf("rlup%d", os.Getpid()%100000)
+	dir, runs := r.rootlessUp(t, name)
+
+	res := r.run(t, dir, nil, "up", "pair.yaml")
+	require.Equal(t, 0, res.code, "stdout %q, stderr %q", res.stdout, res.stderr)
+	env := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		require.True(t, ok, "stdout is KEY=VALUE lines: %q", res.stdout)
+		env[k] = v
+	}
+	client, server := env["NSRUN_NS_CLIENT"], env["NSRUN_NS_SERVER"]
+	require.NotEmpty(t, client, res.stdout)
+	assert.Equal(t, "10.200.0.2", env["NSRUN_IPV4_SERVER"])
+	assert.Contains(t, res.stderr, "nsrun down "+name)
+	assert.NotContains(t, res.stderr, "sudo", "a rootless run needs no sudo")
+
+	// One holder, the user's, in a user namespace of its own, keeping no
+	// directory busy.
+	var held heldRun
+	b, err := os.ReadFile(filepath.Join(runs, name+".json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &held))
+	assert.Equal(t, map[string]string{"client": client, "server": server}, held.Namespaces)
+	assert.Equal(t, filepath.Join(dir, "pair.yaml"), held.File)
+	require.True(t, held.alive(), "holder %d runs", held.PID)
+	var st syscall.Stat_t
+	require.NoError(t, syscall.Stat(fmt.Sprintf("/proc/%d", held.PID), &st))
+	assert.Equal(t, uint32(r.u.UID), st.Uid, "the holder is the user's process")
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", held.PID))
+	require.NoError(t, err)
+	assert.Equal(t, "/", cwd)
+	for _, ns := range []string{client, server} {
+		_, err := os.Lstat(filepath.Join(nsrun.Dir(), ns))
+		assert.ErrorIs(t, err, os.ErrNotExist, "the host's ip netns does not see %s", ns)
+	}
+
+	// exec: in the node, as the user, with the topology's hosts file; the
+	// exit code and stdin pass through.
+	res = r.run(t, "/", nil, "exec", client, "--", "sh", "-c",
+		"id -u; ip -o -4 addr show eth0; ping -c1 -W5 server >/dev/null && echo pinged; exit 3")
+	require.Equal(t, 3, res.code, "stdout %q, stderr %q", res.stdout, res.stderr)
+	assert.Equal(t, strconv.Itoa(r.u.UID), strings.Split(res.stdout, "\n")[0], "the command runs as the user")
+	assert.Contains(t, res.stdout, "10.200.0.1/30")
+	assert.Contains(t, res.stdout, "pinged", "the server is reachable by its name")
+	cmd := r.u.Command("/", nil, r.bin, "exec", server, "--", "cat")
+	cmd.Stdin = strings.NewReader("through stdin\n")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	assert.Equal(t, "through stdin\n", string(out))
+
+	// ls lists the run's namespaces.
+	res = r.run(t, "/", nil, "ls", "--json")
+	require.Equal(t, 0, res.code, res.stderr)
+	var entries []lsEntry
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &entries), res.stdout)
+	var listed []string
+	for _, e := range entries {
+		if e.Rootless == name {
+			listed = append(listed, e.Name)
+			assert.Equal(t, "kept", e.Owner)
+		}
+	}
+	assert.ElementsMatch(t, []string{client, server}, listed)
+
+	// A second up of the same topology, and a down of one node, are
+	// refused on one line, leaving the run as it is.
+	res = r.run(t, dir, nil, "up", "pair.yaml")
+	assert.Equal(t, reexec.CodeFailed, res.code)
+	assert.Contains(t, res.stderr, "topology "+name+" is already up")
+	res = r.run(t, "/", nil, "down", client)
+	assert.Equal(t, reexec.CodeFailed, res.code)
+	assert.Contains(t, res.stderr, "nsrun down "+name+" removes them all")
+	require.True(t, held.alive())
+
+	// down ends the holder, and with it everything of the run.
+	res = r.run(t, "/", nil, "down", name)
+	require.Equal(t, 0, res.code, "stdout %q, stderr %q", res.stdout, res.stderr)
+	assert.False(t, held.alive(), "the holder has ended when down returns")
+	for _, f := range []string{name + ".json", name + ".sock"} {
+		_, err := os.Lstat(filepath.Join(runs, f))
+		assert.ErrorIs(t, err, os.ErrNotExist, f)
+	}
+	reapChildren(t)
+	if r.u.Own {
+		assert.Empty(t, r.u.Pids(""), "no process of %s is left", r.u.Name)
+	}
+	res = r.run(t, "/", nil, "exec", client, "--", "true")
+	assert.Equal(t, reexec.CodeFailed, res.code)
+	assert.Contains(t, res.stderr, "no rootless namespace "+client)
+}
+
+// TestIntegrationRootlessHolderKilled kills the holder of a rootless
+// topology: its namespaces go with it, ls says so, and gc removes its
+// record (--dry-run only says it would).
+func TestIntegrationRootlessHolderKilled(t *testing.T) {
+	r := newRootless(t)
+	name := fmt.Sprintf("rlgc%d", os.Getpid()%100000)
+	dir, runs := r.rootlessUp(t, name)
+	res := r.run(t, dir, nil, "up", "pair.yaml")
+	require.Equal(t, 0, res.code, res.stderr)
+	var held heldRun
+	b, err := os.ReadFile(filepath.Join(runs, name+".json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &held))
+	netns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", held.PID))
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(held.PID, syscall.SIGKILL))
+	reapChildren(t)
+	require.False(t, held.alive())
+	deadline := time.Now().Add(10 * time.Second)
+	for len(holders(netns)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.Empty(t, describe(holders(netns)...), "the run's namespaces died with its holder")
+
+	res = r.run(t, "/", nil, "ls")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "rootless topology "+name+" is gone")
+	res = r.run(t, "/", nil, "gc", "--dry-run")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "would remove rootless topology "+name)
+	_, err = os.Stat(filepath.Join(runs, name+".json"))
+	require.NoError(t, err, "--dry-run removes nothing")
+	res = r.run(t, "/", nil, "gc")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "removed rootless topology "+name)
+	for _, f := range []string{name + ".json", name + ".sock"} {
+		_, err := os.Lstat(filepath.Join(runs, f))
+		assert.ErrorIs(t, err, os.ErrNotExist, f)
+	}
+	res = r.run(t, "/", nil, "gc")
+	assert.Equal(t, 0, res.code)
+	assert.Empty(t, res.stdout, "nothing left to remove")
 }

@@ -183,37 +183,53 @@ func setenv(env []string, key, value string) []string {
 func sudoProcessEnv() (env []string, ok bool) {
 	pid := os.Getppid()
 	for i := 0; i < 8 && pid > 1; i++ {
-		comm, ppid, err := procStat(pid)
+		p, err := procStat(pid)
 		if err != nil {
 			return nil, false
 		}
-		if comm == "sudo" {
+		if p.comm == "sudo" {
 			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 			if err != nil {
 				return nil, false
 			}
 			return strings.FieldsFunc(string(b), func(r rune) bool { return r == 0 }), true
 		}
-		pid = ppid
+		pid = p.ppid
 	}
 	return nil, false
 }
 
-// procStat returns the command name and parent pid of pid.
-func procStat(pid int) (comm string, ppid int, err error) {
+// procInfo is what nsrun reads of a process in /proc/PID/stat.
+type procInfo struct {
+	comm  string
+	state byte // R, S, D, Z...
+	ppid  int
+	start uint64 // start time, in clock ticks after boot
+}
+
+// procStat reads pid's /proc/PID/stat.
+func procStat(pid int) (procInfo, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return "", 0, err
+		return procInfo{}, err
 	}
 	s := string(b)
+	// The command name may hold spaces and parentheses: fields are counted
+	// after the last ')'.
 	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
 	if open < 0 || close < open {
-		return "", 0, fmt.Errorf("parse /proc/%d/stat", pid)
+		return procInfo{}, fmt.Errorf("parse /proc/%d/stat", pid)
 	}
 	f := strings.Fields(s[close+1:])
-	if len(f) < 2 {
-		return "", 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	if len(f) < 20 || len(f[0]) != 1 {
+		return procInfo{}, fmt.Errorf("parse /proc/%d/stat", pid)
 	}
-	ppid, err = strconv.Atoi(f[1])
-	return s[open+1 : close], ppid, err
+	p := procInfo{comm: s[open+1 : close], state: f[0][0]}
+	if p.ppid, err = strconv.Atoi(f[1]); err != nil {
+		return procInfo{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	if p.start, err = strconv.ParseUint(f[19], 10, 64); err != nil {
+		return procInfo{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	return p, nil
 }

@@ -69,11 +69,13 @@ func TestSudoSets(t *testing.T) {
 }
 
 func TestProcStat(t *testing.T) {
-	comm, ppid, err := procStat(os.Getpid())
+	p, err := procStat(os.Getpid())
 	require.NoError(t, err)
-	assert.NotEmpty(t, comm)
-	assert.Equal(t, os.Getppid(), ppid)
-	_, _, err = procStat(-1)
+	assert.NotEmpty(t, p.comm)
+	assert.Equal(t, os.Getppid(), p.ppid)
+	assert.Contains(t, "RS", string(p.state), "this process runs or sleeps")
+	assert.NotZero(t, p.start)
+	_, err = procStat(-1)
 	assert.Error(t, err)
 }
 

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/fixture"
 	"github.com/nsrun/nsrun/internal/owner"
+	"github.com/nsrun/nsrun/internal/reexec"
 )
 
 // newTopology builds the --topology session: the command runs in --node
@@ -77,7 +79,7 @@ func nodeHostname(spec *fixture.Spec, node string) string {
 
 // upCmd is nsrun up FILE: build the topology and leave it up. Its NSRUN_*
 // variables go to stdout (KEY=VALUE lines, for $GITHUB_ENV or eval), the
-// how-to to stderr.
+// how-to to stderr. Without root it starts a holder (see held_linux.go).
 func (a *app) upCmd(ctx context.Context, args []string) int {
 	fs := flagSet("nsrun up")
 	fs.BoolVar(&a.verbose, "v", false, "say what is created")
@@ -87,22 +89,45 @@ func (a *app) upCmd(ctx context.Context, args []string) int {
 	if fs.NArg() != 1 {
 		return a.fail(usageError{"need exactly one topology file", "nsrun up"})
 	}
-	if code, done := a.needRoot("up"); done {
-		return code
+	if rootless() {
+		return a.upRootless(args)
+	}
+	holdDir := os.Getenv(holdEnv)
+	if !reexec.RootlessRoot() {
+		holdDir = "" // only the root of a rootless run holds one
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	file := fs.Arg(0)
+	if holdDir != "" {
+		abs, err := filepath.Abs(file)
+		if err != nil {
+			return a.fail(err)
+		}
+		file = abs
+		_ = os.Chdir("/") // the holder stays: it must not keep a directory busy
+	}
 	a.sweep()
-	_, f, err := a.buildTopology(ctx, fs.Arg(0))
+	_, f, err := a.buildTopology(ctx, file)
 	if err != nil {
 		return a.fail(err)
 	}
-	if err := f.Keep(); err != nil {
-		return a.fail(errors.Join(err, f.Close()))
+	var claim *heldRun
+	if holdDir != "" {
+		if claim, err = claimHeld(holdDir, f.Name(), file); err != nil {
+			return a.fail(errors.Join(err, f.Close()))
+		}
+		a.allowPing(&session{nodes: nodesOf(f)}, &account{nested: true})
+	}
+	if err := errors.Join(f.Keep(), f.Close()); err != nil {
+		if claim != nil {
+			_ = claim.remove(holdDir)
+		}
+		return a.fail(err)
 	}
 	env := f.Env()
-	if err := f.Close(); err != nil {
-		return a.fail(err)
+	if claim != nil {
+		return a.hold(claim, holdDir, f, env)
 	}
 	for _, kv := range env {
 		fmt.Fprintln(a.stdout, kv)
@@ -112,6 +137,15 @@ func (a *app) upCmd(ctx context.Context, args []string) int {
 	fmt.Fprintf(a.stderr, "  enter:  sudo nsrun exec %s -- $SHELL   (each node's namespace is in NSRUN_NS_<NODE>)\n", first.Name())
 	fmt.Fprintf(a.stderr, "  remove: sudo nsrun down %s\n", f.Name())
 	return 0
+}
+
+// nodesOf maps f's nodes to their namespaces.
+func nodesOf(f *fixture.Fixture) map[string]*nsrun.Namespace {
+	nodes := map[string]*nsrun.Namespace{}
+	for _, n := range f.Nodes() {
+		nodes[n], _ = f.Namespace(n) // n is one of f's nodes
+	}
+	return nodes
 }
 
 // downCmd is nsrun down NAME...: a kept topology, or a namespace kept by
@@ -125,8 +159,8 @@ func (a *app) downCmd(_ context.Context, args []string) int {
 	if fs.NArg() == 0 {
 		return a.fail(usageError{"no name given", "nsrun down"})
 	}
-	if code, done := a.needRoot("down"); done {
-		return code
+	if rootless() {
+		return a.downRootless(fs.Args())
 	}
 	code := 0
 	for _, name := range fs.Args() {

@@ -87,8 +87,9 @@ func outerID(path string) (uint32, bool) {
 // caller's uid and gid are 0, marked by RootlessEnv, killed if the caller
 // dies. The network namespace is the run's host: the run's root can switch
 // its threads back into it, which it could not into a namespace that the
-// caller's user namespace owns.
-func rootlessCmd(argv []string, stdin io.Reader, stdout, stderr io.Writer) *exec.Cmd {
+// caller's user namespace owns. A detached run is not killed with the
+// caller and has a session of its own instead of a process group.
+func rootlessCmd(argv []string, stdin io.Reader, stdout, stderr io.Writer, detached bool) *exec.Cmd {
 	env := make([]string, 0, len(os.Environ())+1)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, RootlessEnv+"=") {
@@ -107,7 +108,29 @@ func rootlessCmd(argv []string, stdin io.Reader, stdout, stderr io.Writer) *exec
 		// then forwarded once, not delivered twice.
 		Setpgid: true,
 	}
+	if detached {
+		cmd.SysProcAttr.Pdeathsig, cmd.SysProcAttr.Setpgid, cmd.SysProcAttr.Setsid = 0, false, true
+	}
 	return cmd
+}
+
+// StartDetached starts this program again, with argv and env added to our
+// environment, as the root of a rootless run (see RunRootless) that
+// outlives the caller: it is not killed when the caller dies and runs in a
+// session of its own, with stdin /dev/null, stdout and stderr as given and
+// extra as fds 3 and up. The caller may Wait for it or leave it; it is the
+// run's job to end itself. Errors are as RunRootless's.
+func StartDetached(argv, env []string, stdout, stderr *os.File, extra ...*os.File) (*exec.Cmd, error) {
+	cmd := rootlessCmd(argv, nil, stdout, stderr, true)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.ExtraFiles = extra
+	if err := cmd.Start(); err != nil {
+		if blocked := Detect(); blocked != nil {
+			return nil, blocked
+		}
+		return nil, fmt.Errorf("start rootless run: %w", err)
+	}
+	return cmd, nil
 }
 
 // RunRootless runs this program again, with argv (os.Args, say), its
@@ -126,7 +149,7 @@ func rootlessCmd(argv []string, stdin io.Reader, stdout, stderr io.Writer) *exec
 // blocked it is a *BlockedError that says why, and what lifts it, on one
 // line.
 func RunRootless(argv []string, stdin io.Reader, stdout, stderr io.Writer, terminal bool) (int, error) {
-	cmd := rootlessCmd(argv, stdin, stdout, stderr)
+	cmd := rootlessCmd(argv, stdin, stdout, stderr, false)
 	var tty *os.File
 	if terminal {
 		tty = ForegroundTTY(stdin)
