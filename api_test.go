@@ -19,7 +19,7 @@ import (
 var apiLimits = map[string]int{
 	".":       48, // the handle, its options, and one name per ip-netns(8) verb
 	"runner":  15,
-	"nstest":  7,
+	"nstest":  8,
 	"fixture": 44, // mostly the Spec's data types
 }
 

@@ -44,6 +44,11 @@ var sweep = sync.OnceValue(func() error { _, err := owner.Sweep(false, nsrun.Del
 // otherwise. Options are those of nsrun.New. The first call in a process
 // also removes the leftovers of earlier runs whose owner died.
 //
+// When the test has failed by then, the cleanup first logs the state of the
+// namespace (links and their counters, routes, neighbours, sockets, qdiscs,
+// nsids, forwarding sysctls), and with NSTEST_PAUSE_ON_FAILURE=1 and a
+// terminal, waits for Enter before deleting it.
+//
 // New is safe in parallel tests. The caller's goroutine never changes
 // namespace. Without the privilege to create namespaces, New skips the test
 // (or fails it under NSTEST_STRICT=1).
@@ -58,6 +63,7 @@ func New(tb testing.TB, opts ...nsrun.Option) *nsrun.Namespace {
 		tb.Fatalf("nstest: %v", err)
 	}
 	tb.Cleanup(func() {
+		reportFailure(tb, "namespace "+n.Name(), map[string]*nsrun.Namespace{n.Name(): n}, "")
 		if err := n.Delete(); err != nil {
 			tb.Errorf("nstest: %v", err)
 		}

@@ -46,20 +46,28 @@ func TestIntegrationNewCleansUp(t *testing.T) {
 // returns the names of the namespaces it made (it prints them).
 func runHelper(t *testing.T, name string, args ...string) (names []string, exitCode int) {
 	t.Helper()
+	names, _, exitCode = runHelperOutput(t, name, args...)
+	return names, exitCode
+}
+
+// runHelperOutput is runHelper that also returns the helper's output.
+func runHelperOutput(t *testing.T, name string, args ...string) (names []string, out string, exitCode int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^" + name + "$", "-test.v"}, args...)...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	for _, line := range strings.Split(string(out), "\n") {
+	b, err := cmd.CombinedOutput()
+	out = string(b)
+	for _, line := range strings.Split(out, "\n") {
 		if _, n, ok := strings.Cut(line, "NAMESPACE "); ok {
 			names = append(names, strings.TrimSpace(n))
 		}
 	}
 	require.NotEmpty(t, names, "helper output: %s", out)
 	if ee, ok := err.(*exec.ExitError); ok {
-		return names, ee.ExitCode()
+		return names, out, ee.ExitCode()
 	}
 	require.NoError(t, err)
-	return names, 0
+	return names, out, 0
 }
 
 func requireNoneLeft(t *testing.T, names []string) {

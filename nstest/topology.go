@@ -3,6 +3,7 @@ package nstest
 import (
 	"testing"
 
+	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/fixture"
 )
 
@@ -12,6 +13,10 @@ import (
 // nodes' namespaces with Namespace, their addresses with IPv4, IPv6 or
 // Addrs, and inject faults with Link, Partition and Heal; each lookup
 // returns an error listing the names there are if its name is not one.
+//
+// When the test has failed by cleanup time, the state of every node is
+// logged first, as New does for a namespace (and the pause of
+// NSTEST_PAUSE_ON_FAILURE applies).
 //
 // An invalid spec fails the test; a lack of privilege skips it (or fails it
 // under NSTEST_STRICT=1), as New does. Topology is safe in parallel tests:
@@ -34,6 +39,11 @@ func Topology(tb testing.TB, spec *fixture.Spec) *fixture.Fixture {
 		tb.Fatalf("nstest: %v", err)
 	}
 	tb.Cleanup(func() {
+		nodes := map[string]*nsrun.Namespace{}
+		for _, n := range f.Nodes() {
+			nodes[n], _ = f.Namespace(n) // n is one of f's nodes
+		}
+		reportFailure(tb, "topology "+f.Name(), nodes, "")
 		if err := f.Close(); err != nil {
 			tb.Errorf("nstest: %v", err)
 		}

@@ -24,6 +24,7 @@ type runOpts struct {
 	keep               bool
 	jsonFile, name     string
 	topology, nodeName string
+	pauseOnFailure     bool
 }
 
 // register adds the flags shared by the default command and exec.
@@ -43,6 +44,7 @@ func (o *runOpts) registerRun(fs *flag.FlagSet) {
 	fs.StringVar(&o.name, "name", "", "exact namespace `name` (default nsrun-<random>)")
 	fs.StringVar(&o.topology, "topology", "", "build the topology in `FILE` (YAML or JSON) instead of one namespace")
 	fs.StringVar(&o.nodeName, "node", "", "with --topology: run the command in this `node` (default: the first)")
+	fs.BoolVar(&o.pauseOnFailure, "pause-on-failure", false, "when the command fails, print how to enter each namespace and wait for Enter before removing them (needs a terminal; never in CI)")
 }
 
 // check validates flag combinations.

@@ -77,6 +77,9 @@ func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *account, 
 	if err != nil {
 		code = a.fail(err)
 	}
+	if code != 0 {
+		a.failed(o, s, sum)
+	}
 	if err := a.end(o, s); err != nil {
 		sum.Error = err.Error()
 		code = a.fail(fmt.Errorf("%w (the command ended with %s)", err, st))

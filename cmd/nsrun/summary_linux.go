@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/netdump"
 	"github.com/nsrun/nsrun/runner"
 	"github.com/vishvananda/netlink"
 )
@@ -23,6 +24,8 @@ type summary struct {
 	Error      string      `json:"error,omitempty"`
 	Started    time.Time   `json:"started"`
 	Durations  durations   `json:"durations_ms"`
+	// The state of every namespace when the command failed (non-zero).
+	FailureState []netdump.Dump `json:"failure_state,omitempty"`
 
 	setupEnd, runEnd time.Time
 }

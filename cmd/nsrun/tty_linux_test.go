@@ -1,10 +1,8 @@
 package main
 
 import (
-	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,23 +12,7 @@ import (
 	"github.com/nsrun/nsrun/internal/testuser"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 )
-
-// openPTY returns a pseudo-terminal's master and slave.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { m.Close() })
-	require.NoError(t, unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0))
-	n, err := unix.IoctlGetUint32(int(m.Fd()), unix.TIOCGPTN)
-	require.NoError(t, err)
-	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return m, s
-}
 
 // TestIntegrationTerminal runs nsrun from a shell on a terminal: the
 // payload is the foreground process group while it runs, Ctrl-C on the
@@ -49,7 +31,7 @@ func TestIntegrationTerminal(t *testing.T) {
 // 130), and that the shell got the terminal back.
 func checkTerminal(t *testing.T, bin string, u *testuser.User) {
 	t.Helper()
-	master, slave := openPTY(t)
+	master, slave := testenv.OpenPTY(t)
 	script := `echo "outer $(ps -o pgid= -p $$)"
 ` + bin + ` -- sh -c 'trap "exit 130" INT; echo "inner $(ps -o pgid=,tpgid= -p $$)"; echo ready; while :; do sleep 0.05; done'
 echo "status $?"
