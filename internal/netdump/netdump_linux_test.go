@@ -127,3 +127,22 @@ func TestIntegrationGatherDownLink(t *testing.T) {
 	assert.Equal(t, "DOWN", eth0.State)
 	assert.Contains(t, d.String(), "DOWN,admin-down")
 }
+
+// BenchmarkGatherLAN16 dumps all 16 hosts and the switch of a LAN, as a
+// failing test with that topology would; the bound is 50 ms.
+func BenchmarkGatherLAN16(b *testing.B) {
+	f := nstest.Topology(b, fixture.LAN(16))
+	nodes := map[string]*nsrun.Namespace{}
+	for _, n := range f.Nodes() {
+		nodes[n], _ = f.Namespace(n)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		for _, d := range netdump.GatherAll(nodes) {
+			if len(d.Errors) > 0 {
+				b.Fatal(d.Errors)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/dump")
+}
