@@ -172,7 +172,7 @@ func TestIntegrationCommandRunsLikeIPNetnsExec(t *testing.T) {
 }
 
 func TestIntegrationCommandBindsEtcNetnsThroughSymlinks(t *testing.T) {
-	testenv.RequirePrivilege(t)
+	testenv.RequireRealRoot(t, "make a symlink in the host's /etc and its target in /run")
 	// /etc/X is a symlink into /run (as resolv.conf often is): the bind
 	// must land on the real file, inside the command's mount namespace only.
 	n := newNS(t)

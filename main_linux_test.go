@@ -15,11 +15,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// TestMain runs the tests, rootless when this process lacks the privilege
+// (nstest.Main), and then fails the run if anything leaked.
 func TestMain(m *testing.M) {
 	if helperMain() {
 		return
 	}
-	os.Exit(leakcheck.Run(m))
+	nstest.Main(leakcheck.Wrap(m))
 }
 
 // newNS is nstest.New for the core's own tests.

@@ -262,7 +262,7 @@ func TestIntegrationDeleteLeavesOthersEtcNetns(t *testing.T) {
 }
 
 func TestIntegrationNoFallbackTunnels(t *testing.T) {
-	testenv.RequirePrivilege(t)
+	testenv.RequireRealRoot(t, "set net.core.fb_tunnels_only_for_init_net, which only the host's own network namespace has")
 	// With fb_tunnels_only_for_init_net=0 every new namespace would get
 	// tunl0, sit0, ... from loaded tunnel modules; the first New of a
 	// process sets it to 1 (the host keeps its own devices).

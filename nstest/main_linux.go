@@ -3,7 +3,6 @@ package nstest
 import (
 	"os"
 	"syscall"
-	"testing"
 
 	"github.com/nsrun/nsrun/internal/reexec"
 	"github.com/nsrun/nsrun/internal/testenv"
@@ -26,11 +25,18 @@ import (
 // as they are, and those that need the privilege skip saying what blocks
 // them and the command that lifts it (or fail, under NSTEST_STRICT=1).
 //
+// m is usually the *testing.M itself. It may be anything whose Run runs
+// the tests and returns the exit code, such as a wrapper that checks for
+// leaked goroutines or namespaces after them: Main calls Run in the process
+// that runs the tests (the rootless one, when it runs them rootless), so
+// what the wrapper does around the tests happens there. Code in TestMain
+// before Main runs in both processes, and code after it in neither.
+//
 // What cannot work rootless: moving the host's own devices into a
 // namespace, reaching the host's network, and anything that needs a
 // kernel module that is not loaded (netem, say, gives an error matching
 // nsrun.ErrNotSupported).
-func Main(m *testing.M) {
+func Main(m interface{ Run() int }) {
 	if reexec.RootlessRoot() || reexec.Privileged() {
 		os.Exit(m.Run())
 	}

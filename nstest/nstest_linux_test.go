@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(m.Run()) // no leak check: the parent does it
 	}
-	os.Exit(leakcheck.Run(m))
+	nstest.Main(leakcheck.Wrap(m))
 }
 
 func TestIntegrationNewCleansUp(t *testing.T) {
@@ -166,7 +166,7 @@ func TestIntegrationWithoutPrivilegeSkipsOrFailsUnderStrict(t *testing.T) {
 	for _, strict := range []string{"", "1"} {
 		cmd := exec.Command(bin, "-test.run=^TestHelperUnprivileged$", "-test.v")
 		cmd.Env = append(os.Environ(), helperEnv+"=1", nstest.StrictEnv+"="+strict)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		asNobody(cmd)
 		out, err := cmd.CombinedOutput()
 		if strict == "" {
 			require.NoError(t, err, "%s", out)
@@ -181,6 +181,22 @@ func TestIntegrationWithoutPrivilegeSkipsOrFailsUnderStrict(t *testing.T) {
 			require.Error(t, err, "%s", out)
 			assert.Contains(t, string(out), "--- FAIL")
 		}
+	}
+}
+
+// asNobody makes cmd run as uid and gid 65534, without any capability: as
+// the host's user nobody, or, in a rootless run, which cannot switch to
+// another real user, as 65534 of a user namespace nested in the run's that
+// maps it to the run's root.
+func asNobody(cmd *exec.Cmd) {
+	if !reexec.InRootless() {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		return
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 65534, HostID: os.Geteuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 65534, HostID: os.Getegid(), Size: 1}},
 	}
 }
 

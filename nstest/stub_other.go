@@ -28,4 +28,4 @@ func Run(t *testing.T, ns *nsrun.Namespace, name string, f func(t *testing.T)) b
 
 // Main runs the tests of m and exits: off Linux there is no rootless mode,
 // and the helpers skip.
-func Main(m *testing.M) { os.Exit(m.Run()) }
+func Main(m interface{ Run() int }) { os.Exit(m.Run()) }

@@ -114,6 +114,19 @@ func TaintedThreads() []string {
 // Runner is what Run needs of *testing.M.
 type Runner interface{ Run() int }
 
+// Wrap returns m as a Runner whose Run is Run(m): the tests, then the leak
+// check. It is for nstest.Main, which calls Run in the process that runs
+// the tests (the rootless one, when it runs them rootless), so that the
+// check runs there too:
+//
+//	func TestMain(m *testing.M) { nstest.Main(leakcheck.Wrap(m)) }
+func Wrap(m Runner) Runner { return checked{m} }
+
+// checked is a Runner with the leak check around its Run.
+type checked struct{ m Runner }
+
+func (c checked) Run() int { return Run(c.m) }
+
 // Run runs the tests and then checks for leaks, waiting up to two seconds
 // for processes that are still exiting. It returns the exit code for
 // os.Exit: the tests' own, or 1 if anything leaked.

@@ -1,6 +1,9 @@
 package testenv
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/nsrun/nsrun/internal/reexec"
@@ -42,4 +45,24 @@ func advice() string {
 		return err.Error()
 	}
 	return "to run rootless, add `func TestMain(m *testing.M) { nstest.Main(m) }` to the test package, or run `go test -exec 'nsrun --as-root'`; or run as root (`go test -exec sudo`)"
+}
+
+// realRoot says why this process is not the host's real root (uid 0 of the
+// initial user namespace, whose uid map is the identity over every uid), or
+// returns nil if it is.
+func realRoot() error {
+	if euid := os.Geteuid(); euid != 0 {
+		return fmt.Errorf("euid %d is not root", euid)
+	}
+	m, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return err
+	}
+	if f := strings.Fields(string(m)); len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295" {
+		return nil
+	}
+	if uid, _, ok := reexec.OuterIDs(); ok && reexec.InRootless() {
+		return fmt.Errorf("this is a rootless run, root of a user namespace that maps only uid %d", uid)
+	}
+	return fmt.Errorf("root of a user namespace only (uid map %q)", strings.Join(strings.Fields(string(m)), " "))
 }

@@ -44,6 +44,23 @@ func RequirePrivilege(tb testing.TB) {
 	}
 }
 
+// RequireRealRoot skips the test when this process may create network
+// namespaces but is not the host's real root: in a rootless run (see
+// nstest.Main) it is root of a user namespace that maps only the user who
+// started it. why says what the test does that only the real root can
+// (write the host's /etc, switch to another user), and the skip quotes it.
+// Unlike a lack of privilege, this skip stays a skip under NSTEST_STRICT=1:
+// a rootless run cannot do these things by design. Without the privilege
+// at all it is RequirePrivilege. Use it only where the same assertion
+// cannot be made rootless.
+func RequireRealRoot(tb testing.TB, why string) {
+	tb.Helper()
+	RequirePrivilege(tb)
+	if err := realRoot(); err != nil {
+		tb.Skipf("needs the host's real root to %s: %v", why, err)
+	}
+}
+
 // SkipOrFail ends the test because err, a lack of privilege, stopped it:
 // a skip, or a failure under NSTEST_STRICT=1.
 func SkipOrFail(tb testing.TB, err error) {

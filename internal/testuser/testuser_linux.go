@@ -28,16 +28,14 @@ type User struct {
 	Own bool
 }
 
-// Get returns a normal user for the test. It needs root (it skips the test
-// without the privilege, as testenv.RequirePrivilege does) and runuser.
+// Get returns a normal user for the test. It needs the host's real root
+// (it skips the test otherwise, in a rootless run too, as
+// testenv.RequireRealRoot does) and runuser.
 // Shared is used when it exists; otherwise a user is made with useradd -m
 // and removed, home included, in Cleanup.
 func Get(t testing.TB) User {
 	t.Helper()
-	testenv.RequirePrivilege(t)
-	if os.Geteuid() != 0 {
-		testenv.SkipOrFail(t, fmt.Errorf("switching to a normal user needs root (euid %d)", os.Geteuid()))
-	}
+	testenv.RequireRealRoot(t, "make a normal user and run things as it (useradd, runuser)")
 	for _, tool := range []string{"runuser", "useradd", "userdel"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("no %s to run as a normal user with: %v", tool, err)
