@@ -44,6 +44,7 @@ type observations struct {
 	appArmor       string // the sysctls' values, "" where the kernel lacks one
 	maxUserNS      string
 	debian         string
+	unmapped       bool // this process's uid has no mapping in its own user namespace
 }
 
 // observe reads the sysctls.
@@ -52,6 +53,7 @@ func observe() observations {
 		appArmor:  readFirstLine(sysctlAppArmor),
 		maxUserNS: readFirstLine(sysctlMaxUserNS),
 		debian:    readFirstLine(sysctlDebian),
+		unmapped:  readFirstLine("/proc/self/uid_map") == "",
 	}
 }
 
@@ -147,6 +149,8 @@ func classify(o observations) error {
 		}
 		return &BlockedError{Cause: "a user namespace is made but gets no capabilities: AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, Ubuntu 23.10 and later)",
 			Fix: "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0", Err: failed}
+	case isPermission(o.start) && o.unmapped:
+		return &BlockedError{Cause: "this process's user id has no mapping in its own user namespace (as under unshare -U), so it cannot map itself into a new one: run from a namespace that maps it (unshare -r) or from the host", Err: failed}
 	case isPermission(o.start):
 		return &BlockedError{Cause: "making one fails for permission although no sysctl forbids it: a seccomp filter or the container runtime refuses it (Docker's default profile does: run the container with --security-opt seccomp=unconfined)", Err: failed}
 	case errors.Is(o.start, syscall.EINVAL):

@@ -59,6 +59,10 @@ func TestClassify(t *testing.T) {
 			name: "seccomp with the sysctls absent", o: observations{start: wrapped(syscall.EPERM), userOnly: syscall.EPERM},
 			want: "seccomp filter",
 		},
+		{
+			name: "own uid unmapped (unshare -U)", o: observations{start: wrapped(syscall.EPERM), userOnly: syscall.EPERM, unmapped: true},
+			want: "no mapping in its own user namespace",
+		},
 		{name: "no user namespaces in the kernel", o: observations{start: wrapped(syscall.EINVAL)}, want: "CONFIG_USER_NS"},
 		{name: "nested too deep", o: observations{start: wrapped(syscall.EUSERS)}, want: "nested 32 deep"},
 		{name: "anything else", o: observations{start: wrapped(syscall.ENOMEM)}, want: "making one fails"},
