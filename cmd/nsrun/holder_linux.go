@@ -61,6 +61,8 @@ type holder struct {
 	kids map[*os.Process]bool
 	done chan struct{} // closed when a down succeeded
 	once sync.Once
+
+	answering sync.WaitGroup // the callers being answered
 }
 
 // listenHeld makes the socket a holder serves on, in dir.
@@ -86,7 +88,11 @@ func (h *holder) serve(teardown func() error) int {
 			if err != nil {
 				return // closed
 			}
-			go h.answer(c)
+			h.answering.Add(1)
+			go func() {
+				defer h.answering.Done()
+				h.answer(c)
+			}()
 		}
 	}()
 	code := 0
@@ -100,6 +106,14 @@ func (h *holder) serve(teardown func() error) int {
 	_ = h.ln.Close()
 	_ = h.run.remove(h.dir)
 	h.endKids()
+	// Every caller gets its answer before the holder ends (the children
+	// are ended, so this is quick).
+	answered := make(chan struct{})
+	go func() { h.answering.Wait(); close(answered) }()
+	select {
+	case <-answered:
+	case <-time.After(5 * time.Second):
+	}
 	return code
 }
 
@@ -185,10 +199,11 @@ func (h *holder) answer(c *net.UnixConn) {
 	if req.Args[0] == "down" && code == 0 {
 		// The topology is gone: this run has nothing left to hold. Its
 		// files go before the caller hears back, so that a caller that
-		// then lists its runs does not see this one.
+		// then lists its runs does not see this one; the holder ends
+		// after the answer is out (serve waits for it).
 		_ = h.ln.Close()
 		_ = h.run.remove(h.dir)
-		h.once.Do(func() { close(h.done) })
+		defer h.once.Do(func() { close(h.done) })
 	}
 	reply(holdReply{Code: code})
 }
