@@ -67,6 +67,9 @@ func Gather(label string, ns *nsrun.Namespace) Dump {
 			}
 			diag.Close()
 		}
+		if d.Firewall, err = firewallHere(); err != nil {
+			fail("firewall", err)
+		}
 		ids, err := nsrun.ListNSIDs(nsrun.NoNSID, nsrun.NoNSID)
 		if err != nil {
 			fail("nsids", err)

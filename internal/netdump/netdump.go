@@ -1,6 +1,7 @@
 // Package netdump describes what a network namespace looks like, for the
 // report of a failed test or run: links with their counters, routes,
-// neighbours, sockets, queueing disciplines with their statistics, nsids
+// neighbours, sockets, queueing disciplines with their statistics, the
+// firewall and NAT rules of table inet nsrun with their hit counters, nsids
 // and the sysctls that decide forwarding. Everything is read in-process
 // through netlink (sock_diag for sockets) and /proc/sys, never by running
 // ip or ss. The text form is compact and aligned; the structs are also
@@ -27,6 +28,7 @@ type Dump struct {
 	Neighbours []Neighbour       `json:"neighbours,omitempty"`
 	Sockets    []Socket          `json:"sockets,omitempty"`
 	Qdiscs     []Qdisc           `json:"qdiscs,omitempty"`
+	Firewall   []FirewallRule    `json:"firewall,omitempty"` // the rules of nftables table inet nsrun (FirewallTable)
 	NSIDs      []NSID            `json:"nsids,omitempty"`
 	Sysctls    map[string]string `json:"sysctls,omitempty"`
 	Errors     []string          `json:"errors,omitempty"` // what could not be read, and why
@@ -98,6 +100,15 @@ type Qdisc struct {
 	Backlog    uint32 `json:"backlog"`
 	Qlen       uint32 `json:"qlen"`
 	Params     string `json:"params,omitempty"` // rate, delay, loss... when the kind has them
+}
+
+// FirewallRule is one rule of a node's firewall or NAT with its hit
+// counters (summed over the kernel rules it became).
+type FirewallRule struct {
+	Chain   string `json:"chain"` // input, output, forward; prerouting (port forwards), postrouting (masquerade)
+	Rule    string `json:"rule"`  // its comment: what it does, e.g. "firewall[0]: drop in tcp/5432 from app"
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
 }
 
 // NSID is one peer namespace that has an id here.
@@ -181,6 +192,11 @@ func (d Dump) WriteTo(w io.Writer) (int64, error) {
 			fmt.Sprint(q.Drops), fmt.Sprint(q.Overlimits), fmt.Sprint(q.Backlog), dash(q.Params)})
 	}
 	section("qdiscs", "DEV\tKIND\tHANDLE\tPARENT\tPKTS\tBYTES\tDROPS\tOVERLIMITS\tBACKLOG\tPARAMS", rows)
+	rows = nil
+	for _, r := range d.Firewall {
+		rows = append(rows, []string{r.Chain, fmt.Sprint(r.Packets), bytesize(r.Bytes), r.Rule})
+	}
+	section("firewall (nftables inet nsrun)", "CHAIN\tPKTS\tBYTES\tRULE", rows)
 	rows = nil
 	for _, n := range d.NSIDs {
 		rows = append(rows, []string{fmt.Sprint(n.NSID), dash(n.Peer)})
