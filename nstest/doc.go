@@ -26,4 +26,16 @@
 // of skipped tests. The package builds on every
 // OS so that tests importing it compile anywhere; off Linux the helpers skip
 // (or, under NSTEST_STRICT=1, fail) saying that network namespaces need Linux.
+//
+// # Packet capture
+//
+// Capture(t), or NSTEST_CAPTURE=DIR for every test, records the packets of
+// every interface of every namespace a test makes into one pcapng file,
+// kept only if the test fails (its path is in the failure log); see
+// Capture. The environment variables:
+//
+//	NSTEST_CAPTURE=DIR          capture every test that makes namespaces, into DIR
+//	NSTEST_CAPTURE_KEEP=1       keep the captures of passing tests too
+//	NSTEST_CAPTURE_LIMIT=64MiB  bytes of packets kept per test, the oldest dropped (default 32MiB)
+//	NSTEST_CAPTURE_SNAPLEN=256  bytes kept of each packet (default 65535)
 package nstest

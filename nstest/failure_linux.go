@@ -22,7 +22,7 @@ const PauseEnv = "NSTEST_PAUSE_ON_FAILURE"
 // PauseEnv set, waits at the terminal. It is called before the namespaces
 // are removed.
 func reportFailure(tb testing.TB, what string, nodes map[string]*nsrun.Namespace, extra string) {
-	if !tb.Failed() {
+	if !tb.Failed() && !panicking() {
 		return
 	}
 	var b strings.Builder

@@ -68,6 +68,7 @@ func New(tb testing.TB, opts ...nsrun.Option) *nsrun.Namespace {
 			tb.Errorf("nstest: %v", err)
 		}
 	})
+	watch(tb, map[string]*nsrun.Namespace{n.Name(): n}) // packet capture (see Capture)
 	return n
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/fixture"
+	"github.com/nsrun/nsrun/internal/fixturehook"
 )
 
 // Topology builds spec (see fixture.New) for the test and tears it down in
@@ -16,7 +17,9 @@ import (
 //
 // When the test has failed by cleanup time, the state of every node is
 // logged first, as New does for a namespace (and the pause of
-// NSTEST_PAUSE_ON_FAILURE applies).
+// NSTEST_PAUSE_ON_FAILURE applies), with, if links are emulated, the seed
+// of their random decisions (set NSRUN_SEED to it to replay them) and
+// each direction's impairment and counters.
 //
 // An invalid spec fails the test; a lack of privilege skips it (or fails it
 // under NSTEST_STRICT=1), as New does. Topology is safe in parallel tests:
@@ -43,11 +46,19 @@ func Topology(tb testing.TB, spec *fixture.Spec) *fixture.Fixture {
 		for _, n := range f.Nodes() {
 			nodes[n], _ = f.Namespace(n) // n is one of f's nodes
 		}
-		reportFailure(tb, "topology "+f.Name(), nodes, "")
+		var diagram string
+		if tb.Failed() {
+			if g, err := f.Graph("mermaid"); err == nil {
+				diagram = "diagram (Mermaid, live state):\n" + string(g)
+			}
+			diagram += fixturehook.Report(f) // emulated links: seed, counters
+		}
+		reportFailure(tb, "topology "+f.Name(), nodes, diagram)
 		if err := f.Close(); err != nil {
 			tb.Errorf("nstest: %v", err)
 		}
 	})
+	watchTopology(tb, f) // packet capture (see Capture)
 	return f
 }
 

@@ -60,8 +60,9 @@ func TestIntegrationTopologyFile(t *testing.T) {
 // process inside leaves nothing; an invalid spec fails the test, never skips it.
 func TestIntegrationTopologyFailures(t *testing.T) {
 	testenv.RequirePrivilege(t)
-	names, code := runHelper(t, "TestHelperTopologyPanics")
+	names, out, code := runHelperOutput(t, "TestHelperTopologyPanics")
 	assert.NotEqual(t, 0, code)
+	assert.Contains(t, out, "nstest: the test failed; topology lan at that point:", "a panic is a failure: the state is logged")
 	requireNoneLeft(t, names)
 	for _, n := range names {
 		assert.NoDirExists(t, filepath.Join("/etc/netns", n))
@@ -69,10 +70,10 @@ func TestIntegrationTopologyFailures(t *testing.T) {
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTopologyInvalid$", "-test.v")
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	require.Error(t, err, "%s", out)
-	assert.Contains(t, string(out), `links[0].b: unknown node "nope"`)
-	assert.True(t, strings.Contains(string(out), "--- FAIL"), "%s", out)
+	b, err := cmd.CombinedOutput()
+	require.Error(t, err, "%s", b)
+	assert.Contains(t, string(b), `links[0].b: unknown node "nope"`)
+	assert.True(t, strings.Contains(string(b), "--- FAIL"), "%s", b)
 }
 
 func TestHelperTopologyPanics(t *testing.T) {

@@ -34,6 +34,7 @@ var subcommands = map[string]subcommand{
 	"up":     (*app).upCmd,
 	"down":   (*app).downCmd,
 	"schema": (*app).schemaCmd,
+	"graph":  (*app).graphCmd,
 }
 
 // run is nsrun's main, with its environment passed in so tests can drive

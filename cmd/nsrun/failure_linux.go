@@ -25,6 +25,11 @@ func (a *app) failed(o *runOpts, s *session, sum *summary) {
 	if a.verbose {
 		a.mu.Lock()
 		fmt.Fprintf(a.stderr, "nsrun: the command failed; the %s at that point:\n", s.what)
+		if s.graph != nil {
+			if g, err := s.graph("mermaid"); err == nil {
+				fmt.Fprintf(a.stderr, "diagram (Mermaid, live state):\n%s", g)
+			}
+		}
 		for _, d := range dumps {
 			_, _ = d.WriteTo(a.stderr)
 		}

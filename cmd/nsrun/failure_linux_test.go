@@ -24,7 +24,7 @@ func TestIntegrationFailureState(t *testing.T) {
 	js := filepath.Join(t.TempDir(), "sum.json")
 	res := runNsrun(t, nil, "-v", "--json", js, "--topology", topo, "--", "sh", "-c", "ping -c1 -W1 server >/dev/null; exit 3")
 	require.Equal(t, 3, res.code, res.stderr)
-	for _, want := range []string{"the command failed; the topology pair at that point:", "== client (namespace pair-client-", "== server (namespace pair-server-", "10.200.0.1/30", "10.200.0.2/30", "neighbours:"} {
+	for _, want := range []string{"the command failed; the topology pair at that point:", "== client (namespace pair-client-", "== server (namespace pair-server-", "10.200.0.1/30", "10.200.0.2/30", "neighbours:", "diagram (Mermaid, live state):", "flowchart"} {
 		assert.Contains(t, res.stderr, want)
 	}
 	var sum struct {

@@ -11,6 +11,7 @@ Usage:
   nsrun gc [--dry-run]                   remove those whose owner died
   nsrun up FILE | nsrun down NAME        keep a topology up between CI steps
   nsrun schema                           JSON Schema of topology files
+  nsrun graph [--format mermaid] FILE    draw a topology file (DOT or Mermaid)
   nsrun help SUBCOMMAND                  help on a subcommand
 
 The command runs in a fresh named namespace (visible to ip netns) with
@@ -37,6 +38,23 @@ process of yours holding the topology, which nsrun exec, ls and down reach
 (see nsrun up --help). Where user namespaces are blocked, nsrun says by
 what, and the command that lifts it.
 
+In GitHub Actions (GITHUB_STEP_SUMMARY set), a run that fails appends a
+section to the job's summary page: the command, how it ended, how long it
+took, the topology as a Mermaid diagram with its state at the end, and the
+state of every namespace. A run that succeeds adds nothing.
+
+Packet capture: --capture DIR records every interface of every namespace
+of the run (each node of a topology; interfaces made later too) into one
+time-ordered pcapng file, DIR/NAME.pcapng (NAME: the namespace's or the
+topology's), with one interface per NODE/IFACE, for tcpdump, tshark or
+Wireshark. It is written only if the command fails (or with
+--capture-keep), and nsrun then names it on stderr. Packets wait in
+memory, at most --capture-limit of them (the oldest are dropped, and the
+file says how many), cut to --capture-snaplen bytes each; the command
+never waits for the capture (packets it cannot keep up with are dropped,
+and counted). Namespaces the command makes itself are not captured: for
+Go tests, NSTEST_CAPTURE=DIR captures those (see package nstest).
+
 Exit status: the command's own; 128+N if it died from signal N; 124 after
 --timeout; 125 if nsrun itself failed (the reason is on stderr, prefixed
 "nsrun:"); 126 if the command is not executable; 127 if it is not found.
@@ -47,6 +65,7 @@ Examples:
   sudo nsrun --timeout 5m --json summary.json -- ./integration.sh
   sudo nsrun --topology lab.yaml --node client -- curl http://server/
   sudo nsrun --keep -- ./setup-server.sh    # prints how to enter and remove
+  sudo nsrun --capture /tmp/pcap --topology lab.yaml -- ./e2e.sh   # pcapng kept if it fails
   nsrun -- pytest -q tests/                 # without root: rootless
   go test -exec 'nsrun --as-root' ./...     # rootless, test binaries as root of the run
 `

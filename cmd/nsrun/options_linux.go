@@ -25,6 +25,7 @@ type runOpts struct {
 	jsonFile, name     string
 	topology, nodeName string
 	pauseOnFailure     bool
+	capture            captureOpts // --capture (capture_linux.go)
 }
 
 // register adds the flags shared by the default command and exec.
@@ -45,6 +46,7 @@ func (o *runOpts) registerRun(fs *flag.FlagSet) {
 	fs.StringVar(&o.topology, "topology", "", "build the topology in `FILE` (YAML or JSON) instead of one namespace")
 	fs.StringVar(&o.nodeName, "node", "", "with --topology: run the command in this `node` (default: the first)")
 	fs.BoolVar(&o.pauseOnFailure, "pause-on-failure", false, "when the command fails, print how to enter each namespace and wait for Enter before removing them (needs a terminal; never in CI)")
+	o.capture.register(fs)
 }
 
 // check validates flag combinations.
@@ -59,7 +61,8 @@ func (o *runOpts) check() error {
 	case o.timeout < 0 || o.grace < 0:
 		return errors.New("--timeout and --grace must not be negative")
 	}
-	return nil
+	_, err := o.capture.check()
+	return err
 }
 
 // resolveUser returns who the command runs as: --user, root with

@@ -65,7 +65,11 @@ func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *account, 
 		return a.report(o, sum, a.fail(err))
 	}
 	a.allowPing(s, u)
-	if enter != nil {
+	capt, err := a.startCapture(o, s) // --capture: nil without it
+	if err != nil && enter != nil {
+		_ = c.Kill() // end the early reaper, which waits for the namespace
+		_, _ = c.Wait()
+	} else if enter != nil {
 		err = enter(s.ns) // on failure, the reaper is gone
 	}
 	var st runner.Status
@@ -77,8 +81,10 @@ func (a *app) runIn(ctx context.Context, o *runOpts, argv []string, u *account, 
 	if err != nil {
 		code = a.fail(err)
 	}
+	a.saveCapture(capt, o, s, sum, u, code)
 	if code != 0 {
 		a.failed(o, s, sum)
+		a.gatherEvidence(o, s, sum)
 	}
 	if err := a.end(o, s); err != nil {
 		sum.Error = err.Error()
@@ -171,15 +177,16 @@ func (a *app) end(o *runOpts, s *session) error {
 	return nil
 }
 
-// report writes the --json summary, if asked for, and returns code.
+// report writes the --json summary, if asked for, and, if the run failed,
+// the step summary (see stepsummary_linux.go); it returns code.
 func (a *app) report(o *runOpts, sum *summary, code int) int {
-	if o.jsonFile == "" {
-		return code
+	if o.jsonFile != "" {
+		sum.finish(code, o.keep)
+		if err := sum.write(o.jsonFile); err != nil {
+			code = a.fail(err)
+		}
 	}
-	sum.finish(code, o.keep)
-	if err := sum.write(o.jsonFile); err != nil {
-		return a.fail(err)
-	}
+	a.stepSummary(o, sum, code)
 	return code
 }
 

@@ -17,6 +17,7 @@ type session struct {
 	downName string // argument of nsrun down
 	teardown func() error
 	keep     func() error
+	graph    func(format string) ([]byte, error) // with a topology: its live diagram
 }
 
 // newSession creates the namespace, or the topology with --topology.

@@ -28,6 +28,7 @@ type summary struct {
 	FailureState []netdump.Dump `json:"failure_state,omitempty"`
 
 	setupEnd, runEnd time.Time
+	evidence         evidence // for the step summary of a failed run (stepsummary_linux.go)
 }
 
 // durations are the phases of a run, in milliseconds.

@@ -35,7 +35,8 @@ func (a *app) newTopology(ctx context.Context, o *runOpts) (*session, error) {
 		ns: ns, nodes: map[string]*nsrun.Namespace{}, hostname: nodeHostname(spec, node),
 		env:  setenv(o.env, "NSRUN_NETNS", ns.Name()),
 		what: "topology " + f.Name(), downName: f.Name(), teardown: f.Close,
-		keep: func() error { return errors.Join(f.Keep(), f.Close()) },
+		keep:  func() error { return errors.Join(f.Keep(), f.Close()) },
+		graph: f.Graph,
 	}
 	for _, kv := range f.Env() {
 		k, v, _ := strings.Cut(kv, "=")
