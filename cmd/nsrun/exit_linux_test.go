@@ -64,7 +64,7 @@ func TestUsageErrors(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"exec"}, "nsrun: usage: nsrun exec NAME [--] COMMAND [ARG...] (see nsrun exec --help)\n"},
-		{[]string{"exec", "no-such-ns-nsrun", "--", "true"}, "nsrun: open namespace: "},
+		{[]string{"exec", "no-such-ns-nsrun", "--", "true"}, openNamespaceError()},
 		{[]string{"ls", "extra"}, "nsrun: unexpected argument extra (see nsrun ls --help)\n"},
 		{[]string{"gc", "--bogus"}, "nsrun: flag provided but not defined: -bogus (see nsrun gc --help)\n"},
 		{[]string{"down"}, "nsrun: no name given (see nsrun down --help)\n"},
@@ -75,6 +75,16 @@ func TestUsageErrors(t *testing.T) {
 		assert.Equal(t, 125, r.code, "%v: %s", tc.args, r.stderr)
 		assert.Contains(t, r.stderr, tc.stderr, "%v", tc.args)
 	}
+}
+
+// openNamespaceError is how nsrun exec says that a namespace is not
+// there: as root it cannot open it; without root (rootless) no topology
+// of the user's holds it.
+func openNamespaceError() string {
+	if reexec.Privileged() {
+		return "nsrun: open namespace: "
+	}
+	return "nsrun: no rootless namespace no-such-ns-nsrun"
 }
 
 func countLines(s string) int {
