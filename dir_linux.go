@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nsrun/nsrun/internal/paths"
 	"golang.org/x/sys/unix"
@@ -12,7 +13,7 @@ import (
 
 var dirReady struct {
 	sync.Mutex
-	done bool
+	done atomic.Bool
 }
 
 // prepareDir creates Dir the way iproute2 does, once per process: the
@@ -23,9 +24,12 @@ var dirReady struct {
 // The first time, it also turns off fallback tunnel devices for new
 // namespaces (noFallbackTunnels), a host-wide setting New documents.
 func prepareDir() error {
+	if dirReady.done.Load() {
+		return nil // the common case, without a lock parallel creators share
+	}
 	dirReady.Lock()
 	defer dirReady.Unlock()
-	if dirReady.done {
+	if dirReady.done.Load() {
 		return nil
 	}
 	d := Dir()
@@ -54,7 +58,7 @@ func prepareDir() error {
 	if err != nil {
 		return fmt.Errorf("make %s a shared mount: %w", d, err)
 	}
-	dirReady.done = true
+	dirReady.done.Store(true)
 	noFallbackTunnels()
 	return nil
 }

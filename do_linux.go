@@ -11,29 +11,37 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// Do runs fn inside the namespace and returns its error. fn runs on a fresh
-// goroutine locked to its OS thread, which is switched into the namespace
-// before fn and switched back (and the switch verified) after it; if that
-// fails the thread is destroyed rather than reused. The caller's goroutine
-// and thread never change namespace. A panic in fn is re-raised in the
-// caller after the thread is restored.
+// Do runs fn inside the namespace and returns its error. fn runs on the
+// calling goroutine, locked to its OS thread, which is switched into the
+// namespace before fn and switched back (and the switch verified) after it:
+// when Do returns, the caller's thread is where it was. A panic in fn, or
+// runtime.Goexit (t.FailNow), goes on in the caller after the switch back,
+// as if fn had been called directly. If the switch back fails (the process
+// lost the privilege, say), Do panics, and the thread, which stays locked
+// to the calling goroutine, is destroyed with it rather than reused.
 //
 // Goroutines started by fn do NOT inherit the namespace: they may run on any
 // thread. Use Go for one that does, or make sockets inside (Listen, Dial),
 // which stay in the namespace whatever goroutine uses them. fn must not call
-// runtime.UnlockOSThread, nor t.FailNow and friends (use nstest.Run).
+// runtime.UnlockOSThread. Do may be called from a goroutine pinned by
+// nstest.Run, but not from one whose thread other code switched to another
+// namespace (with vishvananda/netns, say): the switch back goes to the
+// process's own namespace.
 func (n *Namespace) Do(fn func() error) error {
-	fd, err := n.fdOrErr()
+	fd, err := n.fdFor(true)
 	if err != nil {
 		return err
 	}
 	return nsthread.Do(fd, fn)
 }
 
-// Go starts fn on a new goroutine pinned inside the namespace, as Do runs
-// it, and returns a channel that receives fn's error once it returns.
+// Go starts fn on a new goroutine pinned inside the namespace, and returns a
+// channel that receives fn's error once it returns (an error if fn called
+// runtime.Goexit). A panic in fn crashes the program, as in any goroutine.
+// A thread that cannot be switched back is destroyed, and the error says
+// so.
 func (n *Namespace) Go(fn func() error) <-chan error {
-	fd, err := n.fdOrErr()
+	fd, err := n.fdFor(true)
 	if err != nil {
 		errc := make(chan error, 1)
 		errc <- err
@@ -47,14 +55,26 @@ func (n *Namespace) Go(fn func() error) <-chan error {
 // the namespace it was made in.
 func (n *Namespace) Listen(network, address string) (net.Listener, error) {
 	var l net.Listener
-	err := n.Do(func() (err error) { l, err = net.Listen(network, address); return })
+	err := n.do(func() (err error) { l, err = net.Listen(network, address); return })
 	return l, err
+}
+
+// do is Do for this package's own functions, which start no process: the
+// namespace stays one that Delete knows holds none (unless opened), as a
+// socket made inside gives no way in that a watch does not see (SIOCGSKNS
+// opens the namespace).
+func (n *Namespace) do(fn func() error) error {
+	fd, err := n.fdOrErr()
+	if err != nil {
+		return err
+	}
+	return nsthread.Do(fd, fn)
 }
 
 // ListenPacket is net.ListenPacket inside the namespace.
 func (n *Namespace) ListenPacket(network, address string) (net.PacketConn, error) {
 	var c net.PacketConn
-	err := n.Do(func() (err error) { c, err = net.ListenPacket(network, address); return })
+	err := n.do(func() (err error) { c, err = net.ListenPacket(network, address); return })
 	return c, err
 }
 
@@ -67,7 +87,7 @@ func (n *Namespace) Dial(network, address string) (net.Conn, error) {
 // DialContext is (*net.Dialer).DialContext from inside the namespace.
 func (n *Namespace) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	var c net.Conn
-	err := n.Do(func() (err error) {
+	err := n.do(func() (err error) {
 		var d net.Dialer
 		c, err = d.DialContext(ctx, network, address)
 		return
@@ -130,7 +150,7 @@ func (n *Namespace) deleteVeths() error {
 func init() {
 	corehook.Pin = func(ns any) (func() error, error) {
 		n := ns.(*Namespace)
-		fd, err := n.fdOrErr()
+		fd, err := n.fdFor(true)
 		if err != nil {
 			return nil, err
 		}

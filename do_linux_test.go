@@ -55,7 +55,16 @@ func TestIntegrationDoPanicAndGoexit(t *testing.T) {
 	t.Parallel()
 	n := newNS(t)
 	assert.PanicsWithValue(t, "inside", func() { n.Do(func() error { panic("inside") }) })
-	assert.ErrorIs(t, n.Do(func() error { runtime.Goexit(); return nil }), nsthread.ErrGoexit)
+	// Goexit (t.FailNow) inside Do ends the caller's goroutine, as if fn had
+	// run there, once the thread is back; Go reports it instead.
+	ended := make(chan bool, 1)
+	go func() {
+		defer func() { ended <- true }()
+		n.Do(func() error { runtime.Goexit(); return nil })
+		ended <- false
+	}()
+	assert.True(t, <-ended, "Goexit inside Do ends the caller's goroutine")
+	assert.ErrorIs(t, <-n.Go(func() error { runtime.Goexit(); return nil }), nsthread.ErrGoexit)
 	assert.Empty(t, leakcheck.TaintedThreads())
 }
 

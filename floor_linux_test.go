@@ -1,9 +1,12 @@
 package nsrun_test
 
 import (
+	"errors"
 	"runtime"
 
 	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -58,6 +61,62 @@ func floorSetnsPair(fd int) error {
 		return err
 	}
 	return unix.Setns(hostNetns, unix.CLONE_NEWNET)
+}
+
+// The vishvananda rows: what a user of github.com/vishvananda/netns and
+// netlink writes for the same job, on a locked thread that is switched back
+// (left locked, so that it dies, if that fails). NewNamed and DeleteNamed
+// know only /run/netns.
+const vishDir = "/run/netns"
+
+// errTainted reports a thread that could not be switched back; the caller
+// has left it locked.
+var errTainted = errors.New("switch back failed: thread left locked")
+
+// vishCreateDelete is netns.NewNamed, netlink.LinkSetUp of lo,
+// netns.Set back, netns.DeleteNamed.
+func vishCreateDelete(name string) error {
+	runtime.LockOSThread()
+	origin, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer origin.Close()
+	ns, err := netns.NewNamed(name)
+	if err == nil {
+		ns.Close()
+		var lo netlink.Link
+		if lo, err = netlink.LinkByName("lo"); err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+	}
+	if serr := netns.Set(origin); serr != nil {
+		return errors.Join(err, serr, errTainted)
+	}
+	runtime.UnlockOSThread()
+	if err != nil {
+		return err
+	}
+	return netns.DeleteNamed(name)
+}
+
+// vishGetSetSet is what Do does, with vishvananda/netns: netns.Get of
+// the thread's namespace, netns.Set into fd and back.
+func vishGetSetSet(fd int) error {
+	runtime.LockOSThread()
+	origin, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer origin.Close()
+	err = netns.Set(netns.NsHandle(fd))
+	if serr := netns.Set(origin); serr != nil {
+		return errors.Join(err, serr, errTainted)
+	}
+	runtime.UnlockOSThread()
+	return err
 }
 
 // current returns the calling thread's network namespace.

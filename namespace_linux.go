@@ -36,9 +36,19 @@ type Namespace struct {
 	nl      *netlink.Handle
 	cmds    []*exec.Cmd
 	deleted bool
+
+	// watch reports opens of the namespace (see procscan.Watch), from
+	// before New gave it its name. scan says that processes may be inside
+	// that no open revealed, so that Delete must read /proc to find them:
+	// the namespace was not made by New (or could not be watched), or it
+	// was handed to code that may start processes in it without an open
+	// (Fd, Do, Go, nstest.Run; Command is counted by cmds).
+	watch   procscan.Watch
+	scan    bool
+	scanned bool // Delete read /proc for it (for tests)
 }
 
-func create(c config) (n *Namespace, err error) {
+func create(c config) (*Namespace, error) {
 	if err := prepareDir(); err != nil {
 		return nil, err
 	}
@@ -60,22 +70,21 @@ func create(c config) (n *Namespace, err error) {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	unix.Close(fd)
-	defer func() {
-		if err != nil {
-			unmountAndRemove(path)
-			owner.Remove(c.name)
-		}
-	}()
-	if err := nsthread.Create(path, func() error { return setup(c) }); err != nil {
-		return nil, err
-	}
-	n, err = open(c.name, path)
+	// The watch starts on the new namespace's thread, before the bind mount
+	// names it: from then on every open of it is seen, and Delete can tell
+	// a namespace nobody entered without reading /proc.
+	var w procscan.Watch
+	fd, id, err := nsthread.Create(nsthread.Spec{Path: path, LoopbackUp: !c.loopbackDown,
+		Watch: func(fd int) { w = procscan.StartWatch(fd) }, Setup: c.setup()})
 	if err != nil {
+		w.Opened() // ends it
+		unname(path)
+		owner.Remove(c.name)
 		return nil, err
 	}
-	nsthread.Remember(n.fd, path)
-	n.grace, n.hostname, n.owned, n.etc = c.grace, c.hostname, true, rec.Etc
-	return n, nil
+	nsthread.Remember(id, fd, path)
+	return &Namespace{name: c.name, path: path, id: id, fd: fd, grace: c.grace, hostname: c.hostname,
+		owned: true, etc: rec.Etc, watch: w, scan: w == procscan.Watch{}}, nil
 }
 
 // writeEtc makes /etc/netns/NAME, which must not exist (it would be
@@ -98,20 +107,21 @@ func writeEtc(name string, files []etcFile) error {
 	return nil
 }
 
-// setup runs inside the new namespace, on its throwaway thread.
-func setup(c config) error {
-	if !c.loopbackDown {
-		if err := nsthread.LoopbackUp(); err != nil {
-			return fmt.Errorf("bring lo up: %w", err)
-		}
+// setup returns what runs inside the new namespace once it is named (and
+// lo is up), or nil if nothing needs to.
+func (c config) setup() func() error {
+	if len(c.sysctls) == 0 {
+		return nil
 	}
-	for _, kv := range c.sysctls {
-		p, _ := sysctlPath(kv[0])
-		if err := os.WriteFile(p, []byte(kv[1]), 0); err != nil {
-			return fmt.Errorf("set sysctl %s=%s: %w", kv[0], kv[1], err)
+	return func() error {
+		for _, kv := range c.sysctls {
+			p, _ := sysctlPath(kv[0])
+			if err := os.WriteFile(p, []byte(kv[1]), 0); err != nil {
+				return fmt.Errorf("set sysctl %s=%s: %w", kv[0], kv[1], err)
+			}
 		}
+		return nil
 	}
-	return nil
 }
 
 // open opens the namespace file at path and checks that it is one.
@@ -130,7 +140,7 @@ func open(name, path string) (*Namespace, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
-	return &Namespace{name: name, path: path, id: id, fd: fd, grace: defaultKillGrace}, nil
+	return &Namespace{name: name, path: path, id: id, fd: fd, grace: defaultKillGrace, scan: true}, nil
 }
 
 // Open opens the existing named namespace called name, made by anyone (by
@@ -166,7 +176,7 @@ func Attach(name string, pid int) (*Namespace, error) {
 	}
 	n, err := open(name, path)
 	if err != nil {
-		unmountAndRemove(path)
+		unname(path)
 		return nil, fmt.Errorf("attach network namespace %s: %w", name, err)
 	}
 	return n, nil
@@ -182,16 +192,24 @@ func (n *Namespace) Path() string { return n.path }
 func (n *Namespace) Fd() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.scan = true // whatever the fd is used for, no open of the namespace shows it
 	return n.fd
 }
 
-// fdOrErr returns the open fd or ErrClosed.
-func (n *Namespace) fdOrErr() (int, error) {
+// fdOrErr returns the open fd or ErrClosed, for this package's own use of
+// it (netlink, nsids, sockets), which starts no process inside.
+func (n *Namespace) fdOrErr() (int, error) { return n.fdFor(false) }
+
+// fdFor returns the open fd or ErrClosed. With entering set, the fd is for
+// running the caller's code inside, which may start processes there that
+// no open of the namespace reveals: Delete must then scan /proc.
+func (n *Namespace) fdFor(entering bool) (int, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.fd < 0 {
 		return -1, fmt.Errorf("namespace %s: %w", n.name, ErrClosed)
 	}
+	n.scan = n.scan || entering
 	return n.fd, nil
 }
 
@@ -205,6 +223,10 @@ func (n *Namespace) Close() error {
 }
 
 func (n *Namespace) closeLocked() {
+	// Without the fd the watch cannot vouch for anything (nsfs may make a
+	// new inode for the namespace, which the watch does not see).
+	n.watch.Opened()
+	n.watch, n.scan = procscan.Watch{}, true
 	if n.nl != nil {
 		n.nl.Close()
 		n.nl = nil
@@ -230,36 +252,60 @@ func (n *Namespace) Keep() error {
 	return nil
 }
 
-// Delete removes the namespace: it kills the processes inside (SIGTERM, then
-// SIGKILL after the kill grace; never this process, nor anything in the host
-// namespace), deletes the veth devices inside if links were configured
-// through Netlink (so their peers elsewhere go at once, not when the kernel
-// gets round to destroying the namespace), closes the fd, unmounts
-// (MNT_DETACH, retrying while busy) and removes the file, then, for a
-// namespace this module made, the owner record and /etc/netns/NAME. It does
-// not wait for the kernel's asynchronous cleanup of the namespace. Delete
-// works from any goroutine and is idempotent; errors from each step are
-// joined.
+// Delete removes the namespace: it removes its name (unmounts it,
+// MNT_DETACH, stacked mounts included, and removes the file, retrying
+// while busy), so that nobody enters it by name any more, kills the
+// processes inside (SIGTERM, then SIGKILL after the kill grace; never this
+// process, nor anything in the host namespace), deletes the veth devices
+// inside if links were configured through Netlink (so their peers
+// elsewhere go at once, not when the kernel gets round to destroying the
+// namespace), closes the fd, then, for a namespace this module made,
+// removes the owner record and /etc/netns/NAME. It does not wait for the
+// kernel's asynchronous cleanup of the namespace. Delete works from any
+// goroutine and is idempotent; errors from each step are joined.
+//
+// Finding the processes inside takes a read of every process in /proc,
+// whose cost grows with the host's process count, except for a namespace
+// made by New that nobody opened since (New watches it for opens, see
+// internal/procscan) and that was never handed to code that could start
+// processes in it without an open (Fd, Do, Go, Command, nstest.Run): such a
+// namespace has nobody inside. (The ways in left unseen need privilege
+// over this very process: taking one of its fds with pidfd_getfd, or
+// setns through a pidfd of one of its threads at the moment that thread
+// runs inside, in Listen or Dial.)
 func (n *Namespace) Delete() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.deleted {
 		return nil
 	}
-	var errs []error
-	if err := procscan.KillAll(procscan.Set{n.id: true}, n.trackedPids(), n.grace); err != nil {
-		errs = append(errs, err)
+	unnamed := unname(n.path)
+	errs := []error{unnamed}
+	if n.scanned = n.mayHoldProcessesLocked(); n.scanned {
+		errs = append(errs, procscan.KillAll(procscan.Set{n.id: true}, n.trackedPids(), n.grace))
 	}
 	if n.nl != nil {
 		if err := n.deleteVeths(); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, n.removeLocked())
+	errs = append(errs, n.removeLocked(unnamed == nil))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("delete network namespace %s: %w", n.name, err)
 	}
 	return nil
+}
+
+// mayHoldProcessesLocked reports whether processes may be inside n, so
+// that they must be looked for in /proc. It ends n's watch: call it after
+// the name is gone (no open by name can begin after that) and before the
+// fd is closed (which the watch needs, see procscan.Watch).
+func (n *Namespace) mayHoldProcessesLocked() bool {
+	if n.watch != (procscan.Watch{}) {
+		n.scan = n.scan || n.watch.Opened()
+		n.watch = procscan.Watch{}
+	}
+	return n.scan || len(n.cmds) > 0
 }
 
 // DeleteGroup deletes namespaces that belong together (the nodes of one
@@ -272,22 +318,32 @@ func DeleteGroup(nss ...*Namespace) error {
 	ids := procscan.Set{}
 	var extra []int
 	grace := time.Duration(0)
+	var errs []error
 	var live []*Namespace
+	unnamed := map[*Namespace]bool{}
 	for _, n := range nss {
 		n.mu.Lock()
-		if !n.deleted {
-			live = append(live, n)
-			ids[n.id] = true
-			extra = append(extra, n.trackedPids()...)
-			grace = max(grace, n.grace)
+		if _, seen := unnamed[n]; !seen && !n.deleted {
+			err := unname(n.path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("delete network namespace %s: %w", n.name, err))
+			}
+			live, unnamed[n] = append(live, n), err == nil
+			if n.scanned = n.mayHoldProcessesLocked(); n.scanned {
+				ids[n.id] = true
+				extra = append(extra, n.trackedPids()...)
+				grace = max(grace, n.grace)
+			}
 		}
 		n.mu.Unlock()
 	}
-	errs := []error{procscan.KillAll(ids, extra, grace)}
+	if len(ids) > 0 {
+		errs = append(errs, procscan.KillAll(ids, extra, grace))
+	}
 	for _, n := range live {
 		n.mu.Lock()
 		if !n.deleted {
-			if err := n.removeLocked(); err != nil {
+			if err := n.removeLocked(unnamed[n]); err != nil {
 				errs = append(errs, fmt.Errorf("delete network namespace %s: %w", n.name, err))
 			}
 		}
@@ -296,46 +352,40 @@ func DeleteGroup(nss ...*Namespace) error {
 	return errors.Join(errs...)
 }
 
-// removeLocked closes, unmounts and removes the namespace and what this
-// module keeps beside it. A namespace New made knows what that is; for
-// others the owner record, if any, says.
-func (n *Namespace) removeLocked() error {
+// removeLocked closes the namespace and, if its name is gone, removes what
+// this module keeps beside it. A namespace New made knows what that is;
+// for others the owner record, if any, says. A name that could not be
+// removed keeps its record, so that a sweep can retry.
+func (n *Namespace) removeLocked(unnamed bool) error {
 	n.deleted = true
 	n.closeLocked()
-	errs := []error{unmountAndRemove(n.path)}
 	switch {
+	case !unnamed:
+		return nil
 	case !n.owned:
-		errs = append(errs, owner.Remove(n.name))
+		return owner.Remove(n.name)
 	case n.etc:
-		errs = append(errs, owner.RemoveEtc(n.name), owner.RemoveRecord(n.name))
+		return errors.Join(owner.RemoveEtc(n.name), owner.RemoveRecord(n.name))
 	default:
-		errs = append(errs, owner.RemoveRecord(n.name))
+		return owner.RemoveRecord(n.name)
 	}
-	return errors.Join(errs...)
 }
 
-// unmountAndRemove unmounts path until nothing is mounted there (stacked
-// mounts included), then removes it; both steps retry while busy.
-func unmountAndRemove(path string) error {
+// unname unmounts path until nothing is mounted there and removes the file;
+// no file is fine. A file still busy after an unmount is a mount point
+// still (another mount was stacked on the name): it is unmounted again.
+// Both steps retry while busy for reasons of their own.
+func unname(path string) error {
 	for try := 0; ; try++ {
-		err := unix.Unmount(path, unix.MNT_DETACH)
-		if err == nil {
-			// Another mount stacked under this one still shows a namespace.
-			var st unix.Statfs_t
-			if unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC {
-				continue
+		uerr := unix.Unmount(path, unix.MNT_DETACH)
+		if uerr != nil && !errors.Is(uerr, unix.EINVAL) && !errors.Is(uerr, unix.ENOENT) {
+			// EINVAL: nothing mounted (a bare file); ENOENT: no file.
+			if !errors.Is(uerr, unix.EBUSY) || try >= 50 {
+				return fmt.Errorf("unmount %s: %w", path, uerr)
 			}
-			break
+			time.Sleep(time.Duration(try+1) * time.Millisecond)
+			continue
 		}
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
-			break // nothing mounted (a bare file), or no file
-		}
-		if !errors.Is(err, unix.EBUSY) || try >= 50 {
-			return fmt.Errorf("unmount %s: %w", path, err)
-		}
-		time.Sleep(time.Duration(try+1) * time.Millisecond)
-	}
-	for try := 0; ; try++ {
 		err := unix.Unlink(path)
 		if err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
@@ -343,6 +393,9 @@ func unmountAndRemove(path string) error {
 		if !errors.Is(err, unix.EBUSY) || try >= 50 {
 			return fmt.Errorf("remove %s: %w", path, err)
 		}
-		time.Sleep(time.Duration(try+1) * time.Millisecond)
+		if uerr != nil {
+			// Nothing was mounted, and yet busy: wait.
+			time.Sleep(time.Duration(try+1) * time.Millisecond)
+		}
 	}
 }

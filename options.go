@@ -11,8 +11,9 @@ import (
 
 // New creates a named network namespace in Dir, as `ip netns add` does,
 // with lo up (see WithLoopbackDown) and the requested sysctls applied, and
-// writes its owner record. The caller's goroutine and thread never change
-// namespace: the namespace is made on a throwaway thread.
+// writes its owner record. The namespace is made on the caller's thread,
+// locked, which is switched back and verified before New returns (as Do
+// does).
 //
 // The caller must call Delete. New needs CAP_SYS_ADMIN (for unshare and
 // mount); without it the error matches os.ErrPermission. Options are fully

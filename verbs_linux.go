@@ -70,7 +70,7 @@ func DeleteNamed(name string) error {
 	n, err := open(name, path)
 	if err != nil {
 		// Not (or no longer) a namespace: remove the stale file.
-		if err := errors.Join(unmountAndRemove(path), owner.Remove(name)); err != nil {
+		if err := errors.Join(unname(path), owner.Remove(name)); err != nil {
 			return fmt.Errorf("delete network namespace %s: %w", name, err)
 		}
 		return nil

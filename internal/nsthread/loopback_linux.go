@@ -5,11 +5,21 @@ import "golang.org/x/sys/unix"
 // LoopbackUp sets link 1 (lo) of the calling thread's network namespace
 // up, with one RTM_NEWLINK request on a throwaway rtnetlink socket.
 func LoopbackUp() error {
-	s, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	s, err := routeSocket()
 	if err != nil {
 		return err
 	}
 	defer unix.Close(s)
+	return loopbackUp(s)
+}
+
+// routeSocket opens an rtnetlink socket in the calling thread's namespace.
+func routeSocket() (int, error) {
+	return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+}
+
+// loopbackUp sets lo up through the rtnetlink socket s, in s's namespace.
+func loopbackUp(s int) error {
 	const size = unix.SizeofNlMsghdr + unix.SizeofIfInfomsg
 	var b [size]byte
 	h := (*unix.NlMsghdr)(unsafePointer(&b[0]))

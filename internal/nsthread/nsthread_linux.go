@@ -2,16 +2,19 @@
 // runtime.LockOSThread, unix.Setns or unix.Unshare.
 //
 // Its rules, which every function here keeps:
-//   - The caller's goroutine and thread never change namespace, except in
-//     Enter, Join and Isolate, whose callers ask for exactly that.
+//   - The caller's thread is in the same namespace when a function returns
+//     as when it was called, except in Enter, Join and Isolate, whose
+//     callers ask for exactly that. (Do runs its function on the caller's
+//     goroutine and thread, switched in and back; see Do.)
 //   - A thread is locked before it is switched, and switched back to the
 //     host namespace (the process's network namespace when this package was
 //     initialised) before it is unlocked. The switch back is verified by
-//     comparing the thread's namespace inode with the host's.
-//   - If the switch back cannot be verified, the goroutine ends still locked,
-//     so the Go runtime destroys the thread instead of returning it tainted
-//     to the pool. The main thread is never destroyed by the runtime (it is
-//     parked), so on the main thread a failed restore panics instead.
+//     comparing the namespace it went to with the host's, by inode.
+//   - If the switch back cannot be verified, the thread stays locked to its
+//     goroutine: the Go runtime destroys it when the goroutine ends instead
+//     of returning it tainted to the pool (the main thread it parks, which
+//     is as good). A throwaway goroutine ends at once; a caller's goroutine
+//     cannot go on inside an unknown namespace, so Do panics.
 package nsthread
 
 import (
@@ -82,20 +85,29 @@ func init() {
 func Host() (fd int, id ID, err error) { return host.fd, host.id, host.err }
 
 // restore switches the locked calling thread back to the host namespace and
-// verifies that it got there by comparing namespace inodes. It reads them
-// with readlink ("net:[INODE]"), which costs half a stat of the same link;
-// all network namespaces share nsfs's one device, so the inode decides.
+// verifies that it got there. setns returning 0 means the thread is now in
+// the namespace that host.fd refers to, so what is left to verify is that
+// host.fd still refers to the host namespace: code elsewhere in the process
+// may have closed it and got another namespace under the same number.
+// Fstat of the fd checks that by device and inode, the identity iproute2
+// uses, for one cheap syscall; reading /proc/thread-self/ns/net instead
+// walks /proc, which costs more than both setns calls together on a loaded
+// machine (see BenchmarkDo). A mismatch, or any error, fails the restore,
+// and the thread is destroyed. The one swap this cannot see is a second
+// one undoing the first between the setns and the fstat (another namespace
+// at host.fd's number during the setns, the host namespace back by the
+// fstat), which takes two closes of an fd this package owns within a
+// microsecond.
 func restore() error {
 	if err := unix.Setns(host.fd, unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("switch back to host network namespace: %w", err)
 	}
-	var buf [48]byte
-	n, err := unix.Readlink(selfPath, buf[:])
-	if err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstat(host.fd, &st); err != nil {
 		return fmt.Errorf("verify host network namespace: %w", err)
 	}
-	if got := buf[:n]; string(got) != host.link {
-		return fmt.Errorf("verify host network namespace: thread is in %s, want %s", got, host.link)
+	if got := (ID{Dev: st.Dev, Ino: st.Ino}); got != host.id {
+		return fmt.Errorf("verify host network namespace: switched to %s, want %s", got, host.link)
 	}
 	return nil
 }
@@ -115,10 +127,10 @@ func release() error {
 	return fmt.Errorf("%w (OS thread terminated)", err)
 }
 
-// ErrGoexit is returned by Do when the function ended through
-// runtime.Goexit, which t.FailNow and t.SkipNow call: they must not be used
-// inside Do, whose function runs on a goroutine the test does not own.
-var ErrGoexit = errors.New("function called runtime.Goexit (t.FailNow, t.Fatal or t.SkipNow cannot be used inside Do)")
+// ErrGoexit is sent by Go when the function ended through runtime.Goexit,
+// which t.FailNow and t.SkipNow call: they must not be used inside Go,
+// whose function runs on a goroutine the test does not own.
+var ErrGoexit = errors.New("function called runtime.Goexit (t.FailNow, t.Fatal or t.SkipNow cannot be used inside Go)")
 
 type result struct {
 	err      error
@@ -126,94 +138,166 @@ type result struct {
 	value    any
 }
 
-// run executes fn on the current goroutine, which it locks and moves with
-// enter (into another namespace, or a new one), and hands the outcome to
-// deliver. If enter fails the thread has not moved and is unlocked as is;
-// after it, the thread is restored (or destroyed). It must be the
-// last thing its goroutine does: if the switch back fails, the goroutine has
-// to end while still locked. deliver is called from a deferred function, so
-// it runs even when fn ends its goroutine with runtime.Goexit.
-func run(enter, fn func() error, deliver func(result)) {
+// task is one function to run on a throwaway locked thread inside a
+// namespace: the one open as fd, or a new one. Tasks come from a pool, so
+// that a call allocates no channel.
+type task struct {
+	fd      int  // the namespace to enter, unless unshare
+	unshare bool // enter a new network namespace instead
+	fn      func() error
+	r       result
+	goexit  bool          // fn ended through runtime.Goexit
+	done    chan struct{} // Do, Create: told once the thread is restored (or destroyed)
+	errc    chan error    // Go: receives fn's error instead
+}
+
+var tasks = sync.Pool{New: func() any { return &task{done: make(chan struct{}, 1)} }}
+
+// run executes t.fn on the current goroutine, which it locks and moves into
+// the namespace, and reports the outcome. If entering fails the thread has
+// not moved and is unlocked as is; after it, the thread is restored (or
+// destroyed). It must be the whole of its goroutine: if the switch back
+// fails, the goroutine has to end while still locked. The outcome is
+// reported from a deferred function, so it is reported even when fn ends
+// its goroutine with runtime.Goexit. After reporting, run touches t no more
+// (Do hands it to the next caller).
+func (t *task) run() {
 	runtime.LockOSThread()
-	var r result
+	slot := markAway(getm())
 	exited, entered := true, false
 	defer func() {
 		if exited {
 			if p := recover(); p != nil {
-				r.panicked, r.value = true, p
+				t.r.panicked, t.r.value = true, p
 			} else {
-				r.err = ErrGoexit
+				t.r.err, t.goexit = ErrGoexit, true
 			}
 		}
 		if !entered {
 			// enter failed: the thread is where it was, at home.
 			runtime.UnlockOSThread()
 		} else if err := release(); err != nil {
-			r.err = errors.Join(r.err, err)
+			t.r.err = errors.Join(t.r.err, err)
 		}
-		deliver(r)
+		// The thread is home, or dies with this goroutine.
+		markHome(slot)
+		if errc := t.errc; errc != nil {
+			if t.r.panicked {
+				panic(t.r.value)
+			}
+			errc <- t.r.err
+			return
+		}
+		t.done <- struct{}{}
 	}()
-	if err := enter(); err != nil {
+	if err := t.enter(); err != nil {
 		exited = false
-		r.err = err
+		t.r.err = err
 		return
 	}
 	entered = true
-	r.err = fn()
+	t.r.err = t.fn()
 	exited = false
 }
 
-// setnsTo returns an enter step for run that switches into fd.
-func setnsTo(fd int) func() error {
-	return func() error {
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			return fmt.Errorf("enter network namespace: %w", err)
+// enter moves the locked calling thread into t's namespace.
+func (t *task) enter() error {
+	if t.unshare {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("unshare network namespace: %w", err)
 		}
 		return nil
 	}
-}
-
-// unshareNet is an enter step for run that moves the thread into a new
-// network namespace.
-func unshareNet() error {
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("unshare network namespace: %w", err)
+	if err := unix.Setns(t.fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("enter network namespace: %w", err)
 	}
 	return nil
 }
 
-// Do runs fn on a fresh goroutine whose thread is locked and switched into
-// the network namespace open as fd, and returns fn's error. A panic in fn is
-// re-raised in the caller's goroutine after the thread has been restored.
-// Goroutines started by fn do not inherit the namespace.
+// wait runs t on a fresh goroutine and waits until its thread is restored
+// (or destroyed). It returns the outcome and hands t back to the pool.
+func (t *task) wait() (r result, goexit bool) {
+	go t.run()
+	<-t.done
+	r, goexit = t.r, t.goexit
+	t.fn, t.r, t.goexit = nil, result{}, false
+	tasks.Put(t)
+	return r, goexit
+}
+
+// Do runs fn inside the network namespace open as fd, on the calling
+// goroutine, locked to its thread, which is switched in before fn and back
+// after it, and verified; it returns fn's error. A panic in fn, or
+// runtime.Goexit (t.FailNow), goes on in the caller once the thread is
+// back, as if fn had not been inside anything. Goroutines started by fn do
+// not inherit the namespace.
+//
+// The switch back goes to the host namespace, so the caller's thread must
+// be there: any goroutine's is, except one that other code locked and
+// switched (with vishvananda/netns, say), which must not call Do. A caller
+// whose thread this package moved (a Do inside Do's or Go's function, a
+// goroutine pinned by Enter) is fine: fn then runs on a fresh goroutine, as
+// Go runs it, and the caller's thread stays where it is. If the switch back
+// fails, the thread stays locked to the calling goroutine, to die with it,
+// and Do panics: the caller would go on in an unknown namespace.
 func Do(fd int, fn func() error) error {
 	if host.err != nil {
 		return host.err
 	}
-	done := make(chan result, 1)
-	go run(setnsTo(fd), fn, func(r result) { done <- r })
-	r := <-done
-	if r.panicked {
+	runtime.LockOSThread()
+	m := getm()
+	if isAway(m) {
+		runtime.UnlockOSThread()
+		return doFresh(fd, fn)
+	}
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread() // not moved
+		return fmt.Errorf("enter network namespace: %w", err)
+	}
+	defer leave(markAway(m))
+	return fn()
+}
+
+// leave is the way back for Do and Create: it runs deferred, so also when
+// fn panics or ends its goroutine. slot is the thread's markAway.
+func leave(slot int) {
+	if err := restore(); err != nil {
+		// The thread stays recorded as away, for good.
+		panic("nsthread: cannot switch the calling thread back (it stays locked to this goroutine, and is destroyed with it): " + err.Error())
+	}
+	markHome(slot)
+	runtime.UnlockOSThread()
+}
+
+// doFresh is Do on a fresh goroutine, whose thread is destroyed if it
+// cannot be switched back (then the error says so).
+func doFresh(fd int, fn func() error) error {
+	t := tasks.Get().(*task)
+	t.fd, t.unshare, t.fn = fd, false, fn
+	r, goexit := t.wait()
+	switch {
+	case r.panicked:
 		panic(r.value)
+	case goexit:
+		runtime.Goexit()
 	}
 	return r.err
 }
 
-// Go is Do without waiting: it starts fn inside the namespace and returns a
-// channel that receives fn's error. A panic in fn crashes the program, as in
-// any goroutine, but only after the thread has been restored.
+// Go starts fn on a fresh goroutine whose thread is locked and switched
+// into the namespace open as fd, and returns a channel that receives fn's
+// error (ErrGoexit if fn called runtime.Goexit). A panic in fn crashes the
+// program, as in any goroutine, but only after the thread has been
+// restored; a thread that cannot be restored is destroyed, and the error
+// says so.
 func Go(fd int, fn func() error) <-chan error {
 	errc := make(chan error, 1)
 	if host.err != nil {
 		errc <- host.err
 		return errc
 	}
-	go run(setnsTo(fd), fn, func(r result) {
-		if r.panicked {
-			panic(r.value)
-		}
-		errc <- r.err
-	})
+	t := &task{fd: fd, fn: fn, errc: errc}
+	go t.run()
 	return errc
 }
 
@@ -227,42 +311,135 @@ func Enter(fd int) (exit func() error, err error) {
 		return nil, host.err
 	}
 	runtime.LockOSThread()
+	slot := markAway(getm())
+	exit = func() error {
+		if err := restore(); err != nil {
+			// Away for good: release's rules.
+			if unix.Gettid() == unix.Getpid() {
+				panic("nsthread: cannot restore the main thread's network namespace: " + err.Error())
+			}
+			return fmt.Errorf("%w (OS thread terminated)", err)
+		}
+		markHome(slot)
+		runtime.UnlockOSThread()
+		return nil
+	}
 	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-		if rerr := release(); rerr != nil {
+		if rerr := exit(); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		return nil, fmt.Errorf("enter network namespace: %w", err)
 	}
-	return release, nil
+	return exit, nil
 }
 
-// Create makes a new network namespace on a throwaway locked thread, binds it
-// onto path (an existing empty file) so that it outlives the thread, and runs
-// setup inside it; with path "" the namespace goes with the thread (Probe). The caller's thread never changes namespace. If setup
-// fails the bind mount stays: the caller removes path.
-func Create(path string, setup func() error) error {
+// Spec says what Create makes.
+type Spec struct {
+	// Path is an existing empty file, which the namespace is bound onto:
+	// that names it.
+	Path string
+	// LoopbackUp sets lo up.
+	LoopbackUp bool
+	// Watch, if not nil, is called with an fd of the namespace before the
+	// namespace has a name: while nobody else can reach it, and with its
+	// nsfs inode pinned by the fd, so that a watch on that inode started
+	// then sees every later open of the namespace, by its name or
+	// otherwise.
+	Watch func(fd int)
+	// Setup, if not nil, runs inside the namespace once it is named and lo
+	// is up.
+	Setup func() error
+}
+
+// Create makes a new network namespace as s says and returns an fd of it
+// (the caller closes it) and its ID. It makes it on the calling goroutine's
+// thread, locked and moved into it, and back, as Do runs its function
+// (with Do's rules: on a fresh goroutine if the caller's thread is away, a
+// panic if the thread cannot come back); the caller's thread is where it
+// was when Create returns. If Setup (or lo) fails the bind
+// mount stays: the caller removes s.Path.
+func Create(s Spec) (fd int, id ID, err error) {
 	if host.err != nil {
-		return host.err
+		return -1, ID{}, host.err
 	}
-	done := make(chan result, 1)
-	// No switch in: a fresh goroutine's thread is in the host namespace
-	// already (every thread this package hands back is), and switching to
-	// it would need the privilege that a probe is testing for.
-	go run(unshareNet, func() error {
-		if path == "" {
-			return nil // a probe: nothing to keep
+	fd = -1
+	inside := func() error {
+		var err error
+		rt := -1
+		if s.LoopbackUp {
+			if rt, err = routeSocket(); err != nil {
+				return fmt.Errorf("bring lo up: %w", err)
+			}
+			defer unix.Close(rt)
+			// The namespace of the socket, which is this one, without the
+			// walk through /proc that opening selfPath costs.
+			fd, err = unix.IoctlRetInt(rt, unix.SIOCGSKNS)
 		}
-		if err := unix.Mount(selfPath, path, "none", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind network namespace to %s: %w", path, err)
+		if rt < 0 || err != nil {
+			fd, err = unix.Open(selfPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		}
-		if setup == nil {
+		if err != nil {
+			fd = -1
+			return fmt.Errorf("open new network namespace: %w", err)
+		}
+		if id, err = Fstat(fd); err != nil {
+			return fmt.Errorf("stat new network namespace: %w", err)
+		}
+		if s.Watch != nil {
+			s.Watch(fd)
+		}
+		if err := unix.Mount(selfPath, s.Path, "none", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind network namespace to %s: %w", s.Path, err)
+		}
+		if rt >= 0 {
+			if err := loopbackUp(rt); err != nil {
+				return fmt.Errorf("bring lo up: %w", err)
+			}
+		}
+		if s.Setup == nil {
 			return nil
 		}
-		return setup()
-	}, func(r result) { done <- r })
-	r := <-done
-	if r.panicked {
+		return s.Setup()
+	}
+	runtime.LockOSThread()
+	if m := getm(); isAway(m) {
+		runtime.UnlockOSThread()
+		err = createFresh(inside)
+	} else {
+		err = createHere(m, inside)
+	}
+	if err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return -1, ID{}, err
+	}
+	return fd, id, nil
+}
+
+// createHere runs inside on the calling goroutine's thread m, locked by the
+// caller, moved into a new network namespace, and brings the thread back
+// (see leave).
+func createHere(m uintptr, inside func() error) error {
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread() // not moved
+		return fmt.Errorf("unshare network namespace: %w", err)
+	}
+	defer leave(markAway(m))
+	return inside()
+}
+
+// createFresh runs inside on a fresh goroutine's thread, moved into a new
+// network namespace, and destroys the thread if it cannot come back.
+func createFresh(inside func() error) error {
+	t := tasks.Get().(*task)
+	t.unshare, t.fn = true, inside
+	r, goexit := t.wait()
+	switch {
+	case r.panicked:
 		panic(r.value)
+	case goexit:
+		runtime.Goexit()
 	}
 	return r.err
 }
@@ -272,7 +449,13 @@ func Create(path string, setup func() error) error {
 // switched back (or destroyed). The error matches os.ErrPermission when the
 // privilege is missing.
 func Probe() error {
-	return Create("", nil)
+	if host.err != nil {
+		return host.err
+	}
+	t := tasks.Get().(*task)
+	t.unshare, t.fn = true, func() error { return nil }
+	r, _ := t.wait()
+	return r.err
 }
 
 // Bind binds the namespace file src (for example /proc/PID/ns/net) onto
@@ -295,6 +478,7 @@ func Bind(src, path string) error {
 // possibly switched, so the caller must exit.
 func Join(fd int, want ID) error {
 	runtime.LockOSThread()
+	markAway(getm()) // for good
 	got, err := Fstat(fd)
 	if err != nil {
 		return fmt.Errorf("stat network namespace: %w", err)
@@ -328,6 +512,7 @@ func Join(fd int, want ID) error {
 // must exit.
 func Isolate(flags int) error {
 	runtime.LockOSThread()
+	markAway(getm()) // for good
 	if err := unix.Unshare(flags); err != nil {
 		return fmt.Errorf("unshare mount namespace: %w", err)
 	}
@@ -346,13 +531,11 @@ type Made struct {
 // machine at the same time).
 var created sync.Map
 
-// Remember records that this process made the namespace open as fd and
-// bound at path.
-func Remember(fd int, path string) {
-	if id, err := Fstat(fd); err == nil {
-		uid, _ := UniqueID(fd)
-		created.Store(id, Made{Path: path, UID: uid})
-	}
+// Remember records that this process made the namespace id, open as fd
+// and bound at path.
+func Remember(id ID, fd int, path string) {
+	uid, _ := UniqueID(fd)
+	created.Store(id, Made{Path: path, UID: uid})
 }
 
 // Created returns the namespaces this process made, by ID. Most are long

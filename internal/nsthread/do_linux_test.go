@@ -1,0 +1,253 @@
+package nsthread_test
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// threadNS returns the calling goroutine's thread and its namespace; the
+// caller must have locked the goroutine.
+func threadNS() (tid int, id nsthread.ID) {
+	id, _ = nsthread.Stat("/proc/thread-self/ns/net")
+	return unix.Gettid(), id
+}
+
+func hostID() nsthread.ID { _, id, _ := nsthread.Host(); return id }
+
+// requireThreadDies waits for the thread tid of this process to end.
+func requireThreadDies(t *testing.T, tid int) {
+	t.Helper()
+	task := "/proc/self/task/" + strconv.Itoa(tid)
+	require.Eventually(t, func() bool { _, err := os.Stat(task); return err != nil },
+		5*time.Second, 5*time.Millisecond, "thread %d is still alive: it must not be reused", tid)
+}
+
+func TestIntegrationDoRunsOnTheCallersThreadAndComesBack(t *testing.T) {
+	fd, id := openNS(t)
+	require.Zero(t, nsthread.Away())
+	runtime.LockOSThread() // to look at the thread before and after
+	defer runtime.UnlockOSThread()
+	tid, before := threadNS()
+	require.Equal(t, hostID(), before)
+	var insideTid int
+	var inside nsthread.ID
+	require.NoError(t, nsthread.Do(fd, func() error { insideTid, inside = threadNS(); return nil }))
+	assert.Equal(t, tid, insideTid, "fn runs on the caller's thread: no hand-off")
+	assert.Equal(t, id, inside)
+	_, after := threadNS()
+	assert.Equal(t, hostID(), after, "the caller's thread is back")
+
+	want := errors.New("boom")
+	assert.Equal(t, want, nsthread.Do(fd, func() error { return want }), "fn's error comes back as is")
+	nop := func() error { return nil }
+	assert.Zero(t, testing.AllocsPerRun(100, func() { nsthread.Do(fd, nop) }), "Do allocates nothing")
+}
+
+func TestIntegrationDoPanicAndGoexitGoOnInTheCaller(t *testing.T) {
+	fd, _ := openNS(t)
+	// A panic reaches the caller after the switch back.
+	var home nsthread.ID
+	assert.PanicsWithValue(t, "inside", func() {
+		defer func() {
+			runtime.LockOSThread()
+			_, home = threadNS()
+			runtime.UnlockOSThread()
+		}()
+		nsthread.Do(fd, func() error { panic("inside") })
+	})
+	assert.Equal(t, hostID(), home)
+
+	// runtime.Goexit (t.FailNow) ends the caller's goroutine, after the
+	// switch back; its deferred calls run at home.
+	done := make(chan nsthread.ID, 1)
+	go func() {
+		defer func() {
+			runtime.LockOSThread()
+			_, id := threadNS()
+			runtime.UnlockOSThread()
+			done <- id
+		}()
+		nsthread.Do(fd, func() error { runtime.Goexit(); return nil })
+		t.Error("Goexit inside Do must end the caller's goroutine")
+	}()
+	assert.Equal(t, hostID(), <-done)
+
+	// Go reports Goexit as an error instead: its caller goes on.
+	assert.ErrorIs(t, <-nsthread.Go(fd, func() error { runtime.Goexit(); return nil }), nsthread.ErrGoexit)
+}
+
+// TestIntegrationDoThatCannotComeBackKeepsTheThread breaks the switch back
+// both ways it can break: setns fails (no host fd), or setns succeeds into
+// another namespace than the host's (the host fd's number reused). Either
+// way the thread must never run another goroutine: Do panics, the thread
+// stays locked to the caller's goroutine, and dies with it.
+func TestIntegrationDoThatCannotComeBackKeepsTheThread(t *testing.T) {
+	fd, id := openNS(t)
+	otherFd, other := openNS(t)
+	for name, sabotage := range map[string]func() func(){
+		"setns fails":          nsthread.SabotageHost,
+		"setns goes elsewhere": func() func() { return nsthread.SwapHost(otherFd) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			type outcome struct {
+				tid, after int
+				m          uintptr
+				panic      any
+				in         nsthread.ID
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				var o outcome
+				defer func() { done <- o }()
+				var undo func()
+				func() {
+					defer func() { o.panic = recover(); undo() }() // after Do's switch back
+					nsthread.Do(fd, func() error {
+						o.tid, _ = threadNS()
+						undo = sabotage()
+						return nil
+					})
+				}()
+				// Still locked to the same thread, which is not at home.
+				o.after, o.in = threadNS()
+				o.m = nsthread.Thread()
+			}()
+			o := <-done
+			require.NotNil(t, o.panic)
+			assert.Contains(t, o.panic, "cannot switch the calling thread back")
+			assert.Equal(t, o.tid, o.after, "the goroutine stays locked to its thread")
+			assert.NotEqual(t, hostID(), o.in)
+			assert.Contains(t, []nsthread.ID{id, other}, o.in)
+			requireThreadDies(t, o.tid)
+			nsthread.ForgetAway(o.m)
+		})
+	}
+}
+
+// TestIntegrationDoFromAPinnedGoroutine: a goroutine pinned in one
+// namespace (nstest.Run's) calls Do for another. Its thread must stay in
+// its own namespace, so fn runs on a fresh goroutine, whose thread dies if
+// it cannot come back.
+func TestIntegrationDoFromAPinnedGoroutine(t *testing.T) {
+	fd, id := openNS(t)
+	otherFd, other := openNS(t)
+	type outcome struct {
+		tid, fnTid  int
+		fnIn, after nsthread.ID
+		err, sabErr error
+		sabTid      int
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		defer func() { done <- o }()
+		exit, err := nsthread.Enter(fd)
+		if err != nil {
+			o.err = err
+			return
+		}
+		defer exit()
+		o.tid, _ = threadNS()
+		o.err = nsthread.Do(otherFd, func() error { o.fnTid, o.fnIn = threadNS(); return nil })
+		_, o.after = threadNS()
+		var undo func()
+		o.sabErr = nsthread.Do(otherFd, func() error {
+			o.sabTid, _ = threadNS()
+			undo = nsthread.SabotageHost()
+			return nil
+		})
+		undo() // Do has returned: the fresh goroutine's switch back is over
+	}()
+	o := <-done
+	require.NoError(t, o.err)
+	assert.NotEqual(t, o.tid, o.fnTid, "fn runs on another thread")
+	assert.Equal(t, other, o.fnIn)
+	assert.Equal(t, id, o.after, "the pinned thread stays where it was pinned")
+	assert.ErrorContains(t, o.sabErr, "OS thread terminated")
+	requireThreadDies(t, o.sabTid)
+	assert.Zero(t, nsthread.Away(), "exit brings the pinned thread home")
+
+	// Goexit on the fresh goroutine ends the pinned caller too.
+	goexited := make(chan bool, 1)
+	go func() {
+		exit, err := nsthread.Enter(fd)
+		require.NoError(t, err)
+		defer func() { goexited <- exit() == nil }()
+		nsthread.Do(otherFd, func() error { runtime.Goexit(); return nil })
+		t.Error("Goexit inside Do must end the caller's goroutine")
+	}()
+	assert.True(t, <-goexited)
+}
+
+// TestIntegrationNestedDoKeepsTheOuterNamespace: a Do inside Do's (or Go's)
+// function runs inside its own namespace, and the outer function goes on
+// inside the outer one.
+func TestIntegrationNestedDoKeepsTheOuterNamespace(t *testing.T) {
+	fd, id := openNS(t)
+	otherFd, other := openNS(t)
+	type seen struct{ inner, after nsthread.ID }
+	nested := func(s *seen) func() error {
+		return func() error {
+			if err := nsthread.Do(otherFd, func() error { _, s.inner = threadNS(); return nil }); err != nil {
+				return err
+			}
+			_, s.after = threadNS()
+			return nil
+		}
+	}
+	var viaDo, viaGo seen
+	require.NoError(t, nsthread.Do(fd, nested(&viaDo)))
+	require.NoError(t, <-nsthread.Go(fd, nested(&viaGo)))
+	for _, s := range []seen{viaDo, viaGo} {
+		assert.Equal(t, other, s.inner)
+		assert.Equal(t, id, s.after, "the outer function is still inside its namespace")
+	}
+	assert.Zero(t, nsthread.Away())
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_, now := threadNS()
+	assert.Equal(t, hostID(), now)
+}
+
+// TestIntegrationCreateGivesTheNamedNamespace: the fd Create returns (got
+// from the lo socket, or by opening the thread's namespace) is the named
+// namespace, close-on-exec (a child must not inherit a way in), and lo is
+// up inside when asked for.
+func TestIntegrationCreateGivesTheNamedNamespace(t *testing.T) {
+	for _, lo := range []bool{true, false} {
+		t.Run("lo up "+strconv.FormatBool(lo), func(t *testing.T) {
+			_, _ = openNS(t) // the privilege check, and a namespace beside
+			path := filepath.Join(t.TempDir(), "ns")
+			require.NoError(t, os.WriteFile(path, nil, 0))
+			watched := -1
+			fd, id, err := nsthread.Create(nsthread.Spec{Path: path, LoopbackUp: lo, Watch: func(fd int) { watched = fd }})
+			require.NoError(t, err)
+			t.Cleanup(func() { unix.Close(fd); unix.Unmount(path, unix.MNT_DETACH) })
+			assert.Equal(t, fd, watched, "Watch gets the fd, before the name exists")
+			named, err := nsthread.Stat(path)
+			require.NoError(t, err)
+			assert.Equal(t, named, id)
+			flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+			require.NoError(t, err)
+			assert.NotZero(t, flags&unix.FD_CLOEXEC, "close-on-exec")
+			var up bool
+			require.NoError(t, nsthread.Do(fd, func() error {
+				ifi, err := net.InterfaceByName("lo")
+				up = err == nil && ifi.Flags&net.FlagUp != 0
+				return err
+			}))
+			assert.Equal(t, lo, up)
+		})
+	}
+}
