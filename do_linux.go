@@ -11,22 +11,18 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// Do runs fn inside the namespace and returns its error. fn runs on the
-// calling goroutine, locked to its OS thread, which is switched into the
-// namespace before fn and switched back (and the switch verified) after it:
-// when Do returns, the caller's thread is where it was. A panic in fn, or
-// runtime.Goexit (t.FailNow), goes on in the caller after the switch back,
-// as if fn had been called directly. If the switch back fails (the process
-// lost the privilege, say), Do panics, and the thread, which stays locked
-// to the calling goroutine, is destroyed with it rather than reused.
+// Do runs fn inside the namespace and returns its error. fn runs on a fresh
+// goroutine locked to its OS thread, which is switched into the namespace
+// before fn and switched back (and the switch verified) after it; if that
+// fails the thread is destroyed rather than reused, and the error says so.
+// The caller's goroutine and thread never change namespace. A panic in fn,
+// or runtime.Goexit (t.FailNow), goes on in the caller after the thread is
+// restored, as if fn had been called directly.
 //
 // Goroutines started by fn do NOT inherit the namespace: they may run on any
 // thread. Use Go for one that does, or make sockets inside (Listen, Dial),
 // which stay in the namespace whatever goroutine uses them. fn must not call
-// runtime.UnlockOSThread. Do may be called from a goroutine pinned by
-// nstest.Run, but not from one whose thread other code switched to another
-// namespace (with vishvananda/netns, say): the switch back goes to the
-// process's own namespace.
+// runtime.UnlockOSThread.
 func (n *Namespace) Do(fn func() error) error {
 	fd, err := n.fdFor(true)
 	if err != nil {

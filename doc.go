@@ -17,9 +17,10 @@
 // # Threads and goroutines
 //
 // A network namespace belongs to an OS thread, not to a goroutine. Do runs
-// its function on the calling goroutine, locked to its thread, which is
-// switched into the namespace and back; the switch back is verified, and a
-// thread that cannot be restored is never reused. Goroutines started inside
+// its function on a fresh goroutine locked to a thread that is switched into
+// the namespace and back; the switch back is verified, and a thread that
+// cannot be restored is destroyed rather than reused. The caller's
+// goroutine and thread never move. Goroutines started inside
 // Do do not inherit the namespace: use Go for one that does, or make
 // sockets inside (Listen, Dial, ListenPacket, Netlink), which keep their
 // namespace whatever goroutine uses them.

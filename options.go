@@ -11,9 +11,9 @@ import (
 
 // New creates a named network namespace in Dir, as `ip netns add` does,
 // with lo up (see WithLoopbackDown) and the requested sysctls applied, and
-// writes its owner record. The namespace is made on the caller's thread,
-// locked, which is switched back and verified before New returns (as Do
-// does).
+// writes its owner record. The namespace is made on a throwaway locked
+// thread, switched back and verified (or destroyed) before New returns: the
+// caller's thread never moves.
 //
 // The caller must call Delete. New needs CAP_SYS_ADMIN (for unshare and
 // mount); without it the error matches os.ErrPermission. Options are fully

@@ -33,25 +33,29 @@ func requireThreadDies(t *testing.T, tid int) {
 		5*time.Second, 5*time.Millisecond, "thread %d is still alive: it must not be reused", tid)
 }
 
-func TestIntegrationDoRunsOnTheCallersThreadAndComesBack(t *testing.T) {
+// TestIntegrationDoNeverMovesTheCaller: fn runs inside, on another
+// thread, while the caller's thread stays in the host namespace all along.
+func TestIntegrationDoNeverMovesTheCaller(t *testing.T) {
 	fd, id := openNS(t)
-	require.Zero(t, nsthread.Away())
-	runtime.LockOSThread() // to look at the thread before and after
+	runtime.LockOSThread() // to look at the caller's thread during and after
 	defer runtime.UnlockOSThread()
 	tid, before := threadNS()
 	require.Equal(t, hostID(), before)
 	var insideTid int
-	var inside nsthread.ID
-	require.NoError(t, nsthread.Do(fd, func() error { insideTid, inside = threadNS(); return nil }))
-	assert.Equal(t, tid, insideTid, "fn runs on the caller's thread: no hand-off")
+	var inside, callerDuring nsthread.ID
+	require.NoError(t, nsthread.Do(fd, func() error {
+		insideTid, inside = threadNS()
+		callerDuring, _ = nsthread.Stat("/proc/self/task/" + strconv.Itoa(tid) + "/ns/net")
+		return nil
+	}))
+	assert.NotEqual(t, tid, insideTid, "fn runs on a thread of its own")
 	assert.Equal(t, id, inside)
+	assert.Equal(t, hostID(), callerDuring, "the caller's thread stays at home while fn runs")
 	_, after := threadNS()
-	assert.Equal(t, hostID(), after, "the caller's thread is back")
+	assert.Equal(t, hostID(), after)
 
 	want := errors.New("boom")
 	assert.Equal(t, want, nsthread.Do(fd, func() error { return want }), "fn's error comes back as is")
-	nop := func() error { return nil }
-	assert.Zero(t, testing.AllocsPerRun(100, func() { nsthread.Do(fd, nop) }), "Do allocates nothing")
 }
 
 func TestIntegrationDoPanicAndGoexitGoOnInTheCaller(t *testing.T) {
@@ -87,58 +91,40 @@ func TestIntegrationDoPanicAndGoexitGoOnInTheCaller(t *testing.T) {
 	assert.ErrorIs(t, <-nsthread.Go(fd, func() error { runtime.Goexit(); return nil }), nsthread.ErrGoexit)
 }
 
-// TestIntegrationDoThatCannotComeBackKeepsTheThread breaks the switch back
+// TestIntegrationDoThatCannotComeBackKillsItsThread breaks the switch back
 // both ways it can break: setns fails (no host fd), or setns succeeds into
 // another namespace than the host's (the host fd's number reused). Either
-// way the thread must never run another goroutine: Do panics, the thread
-// stays locked to the caller's goroutine, and dies with it.
-func TestIntegrationDoThatCannotComeBackKeepsTheThread(t *testing.T) {
-	fd, id := openNS(t)
-	otherFd, other := openNS(t)
+// way fn's thread must never run another goroutine: it dies, Do says so,
+// and the caller's thread is untouched.
+func TestIntegrationDoThatCannotComeBackKillsItsThread(t *testing.T) {
+	fd, _ := openNS(t)
+	otherFd, _ := openNS(t)
 	for name, sabotage := range map[string]func() func(){
 		"setns fails":          nsthread.SabotageHost,
 		"setns goes elsewhere": func() func() { return nsthread.SwapHost(otherFd) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			type outcome struct {
-				tid, after int
-				m          uintptr
-				panic      any
-				in         nsthread.ID
-			}
-			done := make(chan outcome, 1)
-			go func() {
-				var o outcome
-				defer func() { done <- o }()
-				var undo func()
-				func() {
-					defer func() { o.panic = recover(); undo() }() // after Do's switch back
-					nsthread.Do(fd, func() error {
-						o.tid, _ = threadNS()
-						undo = sabotage()
-						return nil
-					})
-				}()
-				// Still locked to the same thread, which is not at home.
-				o.after, o.in = threadNS()
-				o.m = nsthread.Thread()
-			}()
-			o := <-done
-			require.NotNil(t, o.panic)
-			assert.Contains(t, o.panic, "cannot switch the calling thread back")
-			assert.Equal(t, o.tid, o.after, "the goroutine stays locked to its thread")
-			assert.NotEqual(t, hostID(), o.in)
-			assert.Contains(t, []nsthread.ID{id, other}, o.in)
-			requireThreadDies(t, o.tid)
-			nsthread.ForgetAway(o.m)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var fnTid int
+			var undo func()
+			err := nsthread.Do(fd, func() error {
+				fnTid, _ = threadNS()
+				undo = sabotage()
+				return nil
+			})
+			undo() // Do has returned: the switch back is over
+			assert.ErrorContains(t, err, "OS thread terminated")
+			requireThreadDies(t, fnTid)
+			_, now := threadNS()
+			assert.Equal(t, hostID(), now, "the caller's thread is where it was")
 		})
 	}
 }
 
 // TestIntegrationDoFromAPinnedGoroutine: a goroutine pinned in one
-// namespace (nstest.Run's) calls Do for another. Its thread must stay in
-// its own namespace, so fn runs on a fresh goroutine, whose thread dies if
-// it cannot come back.
+// namespace (nstest.Run's) calls Do for another. Its thread stays in its
+// own namespace; fn's thread dies if it cannot come back.
 func TestIntegrationDoFromAPinnedGoroutine(t *testing.T) {
 	fd, id := openNS(t)
 	otherFd, other := openNS(t)
@@ -176,7 +162,6 @@ func TestIntegrationDoFromAPinnedGoroutine(t *testing.T) {
 	assert.Equal(t, id, o.after, "the pinned thread stays where it was pinned")
 	assert.ErrorContains(t, o.sabErr, "OS thread terminated")
 	requireThreadDies(t, o.sabTid)
-	assert.Zero(t, nsthread.Away(), "exit brings the pinned thread home")
 
 	// Goexit on the fresh goroutine ends the pinned caller too.
 	goexited := make(chan bool, 1)
@@ -213,7 +198,6 @@ func TestIntegrationNestedDoKeepsTheOuterNamespace(t *testing.T) {
 		assert.Equal(t, other, s.inner)
 		assert.Equal(t, id, s.after, "the outer function is still inside its namespace")
 	}
-	assert.Zero(t, nsthread.Away())
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	_, now := threadNS()

@@ -16,20 +16,3 @@ func SwapHost(fd int) (undo func()) {
 	host.fd = fd
 	return func() { host.fd = old }
 }
-
-// Away returns how many threads are recorded as away (see away).
-func Away() int32 { return away.n.Load() }
-
-// Thread returns the calling goroutine's thread, as away records it; the
-// caller must be locked to it.
-func Thread() uintptr { return getm() }
-
-// ForgetAway forgets thread m, recorded as away for good, once a test has
-// let it die.
-func ForgetAway(m uintptr) {
-	for i := range away.slots {
-		if away.slots[i].Load() == m {
-			markHome(i)
-		}
-	}
-}

@@ -2,10 +2,9 @@
 // runtime.LockOSThread, unix.Setns or unix.Unshare.
 //
 // Its rules, which every function here keeps:
-//   - The caller's thread is in the same namespace when a function returns
-//     as when it was called, except in Enter, Join and Isolate, whose
-//     callers ask for exactly that. (Do runs its function on the caller's
-//     goroutine and thread, switched in and back; see Do.)
+//   - The caller's thread never changes namespace, except in Enter, Join
+//     and Isolate, whose callers ask for exactly that: Do, Go, Create and
+//     Probe work on fresh goroutines of their own.
 //   - A thread is locked before it is switched, and switched back to the
 //     host namespace (the process's network namespace when this package was
 //     initialised) before it is unlocked. The switch back is verified by
@@ -13,8 +12,7 @@
 //   - If the switch back cannot be verified, the thread stays locked to its
 //     goroutine: the Go runtime destroys it when the goroutine ends instead
 //     of returning it tainted to the pool (the main thread it parks, which
-//     is as good). A throwaway goroutine ends at once; a caller's goroutine
-//     cannot go on inside an unknown namespace, so Do panics.
+//     is as good).
 package nsthread
 
 import (
@@ -163,7 +161,6 @@ var tasks = sync.Pool{New: func() any { return &task{done: make(chan struct{}, 1
 // (Do hands it to the next caller).
 func (t *task) run() {
 	runtime.LockOSThread()
-	slot := markAway(getm())
 	exited, entered := true, false
 	defer func() {
 		if exited {
@@ -180,7 +177,6 @@ func (t *task) run() {
 			t.r.err = errors.Join(t.r.err, err)
 		}
 		// The thread is home, or dies with this goroutine.
-		markHome(slot)
 		if errc := t.errc; errc != nil {
 			if t.r.panicked {
 				panic(t.r.value)
@@ -225,52 +221,23 @@ func (t *task) wait() (r result, goexit bool) {
 	return r, goexit
 }
 
-// Do runs fn inside the network namespace open as fd, on the calling
-// goroutine, locked to its thread, which is switched in before fn and back
-// after it, and verified; it returns fn's error. A panic in fn, or
-// runtime.Goexit (t.FailNow), goes on in the caller once the thread is
-// back, as if fn had not been inside anything. Goroutines started by fn do
-// not inherit the namespace.
-//
-// The switch back goes to the host namespace, so the caller's thread must
-// be there: any goroutine's is, except one that other code locked and
-// switched (with vishvananda/netns, say), which must not call Do. A caller
-// whose thread this package moved (a Do inside Do's or Go's function, a
-// goroutine pinned by Enter) is fine: fn then runs on a fresh goroutine, as
-// Go runs it, and the caller's thread stays where it is. If the switch back
-// fails, the thread stays locked to the calling goroutine, to die with it,
-// and Do panics: the caller would go on in an unknown namespace.
+// Do runs fn inside the network namespace open as fd and returns its
+// error. fn runs on a fresh goroutine locked to its OS thread, which is
+// switched in before fn and back after it, and verified; if that fails the
+// thread is destroyed rather than reused, and the error says so. The
+// caller's goroutine and thread never change namespace, whatever they are
+// (a goroutine pinned by Enter or another library included). A panic in
+// fn, or runtime.Goexit (t.FailNow), goes on in the caller once fn's
+// thread is restored, as if fn had been called directly. Goroutines
+// started by fn do not inherit the namespace.
 func Do(fd int, fn func() error) error {
 	if host.err != nil {
 		return host.err
 	}
-	runtime.LockOSThread()
-	m := getm()
-	if isAway(m) {
-		runtime.UnlockOSThread()
-		return doFresh(fd, fn)
-	}
-	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread() // not moved
-		return fmt.Errorf("enter network namespace: %w", err)
-	}
-	defer leave(markAway(m))
-	return fn()
+	return doFresh(fd, fn)
 }
 
-// leave is the way back for Do and Create: it runs deferred, so also when
-// fn panics or ends its goroutine. slot is the thread's markAway.
-func leave(slot int) {
-	if err := restore(); err != nil {
-		// The thread stays recorded as away, for good.
-		panic("nsthread: cannot switch the calling thread back (it stays locked to this goroutine, and is destroyed with it): " + err.Error())
-	}
-	markHome(slot)
-	runtime.UnlockOSThread()
-}
-
-// doFresh is Do on a fresh goroutine, whose thread is destroyed if it
-// cannot be switched back (then the error says so).
+// doFresh runs fn as Do does.
 func doFresh(fd int, fn func() error) error {
 	t := tasks.Get().(*task)
 	t.fd, t.unshare, t.fn = fd, false, fn
@@ -311,7 +278,6 @@ func Enter(fd int) (exit func() error, err error) {
 		return nil, host.err
 	}
 	runtime.LockOSThread()
-	slot := markAway(getm())
 	exit = func() error {
 		if err := restore(); err != nil {
 			// Away for good: release's rules.
@@ -320,7 +286,6 @@ func Enter(fd int) (exit func() error, err error) {
 			}
 			return fmt.Errorf("%w (OS thread terminated)", err)
 		}
-		markHome(slot)
 		runtime.UnlockOSThread()
 		return nil
 	}
@@ -352,12 +317,10 @@ type Spec struct {
 }
 
 // Create makes a new network namespace as s says and returns an fd of it
-// (the caller closes it) and its ID. It makes it on the calling goroutine's
-// thread, locked and moved into it, and back, as Do runs its function
-// (with Do's rules: on a fresh goroutine if the caller's thread is away, a
-// panic if the thread cannot come back); the caller's thread is where it
-// was when Create returns. If Setup (or lo) fails the bind
-// mount stays: the caller removes s.Path.
+// (the caller closes it) and its ID. It makes it on a fresh goroutine's
+// thread, locked and moved into it (unshare), which is switched back and
+// verified afterwards, or destroyed: the caller's thread never moves. If
+// Setup (or lo) fails the bind mount stays: the caller removes s.Path.
 func Create(s Spec) (fd int, id ID, err error) {
 	if host.err != nil {
 		return -1, ID{}, host.err
@@ -401,32 +364,13 @@ func Create(s Spec) (fd int, id ID, err error) {
 		}
 		return s.Setup()
 	}
-	runtime.LockOSThread()
-	if m := getm(); isAway(m) {
-		runtime.UnlockOSThread()
-		err = createFresh(inside)
-	} else {
-		err = createHere(m, inside)
-	}
-	if err != nil {
+	if err = createFresh(inside); err != nil {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
 		return -1, ID{}, err
 	}
 	return fd, id, nil
-}
-
-// createHere runs inside on the calling goroutine's thread m, locked by the
-// caller, moved into a new network namespace, and brings the thread back
-// (see leave).
-func createHere(m uintptr, inside func() error) error {
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread() // not moved
-		return fmt.Errorf("unshare network namespace: %w", err)
-	}
-	defer leave(markAway(m))
-	return inside()
 }
 
 // createFresh runs inside on a fresh goroutine's thread, moved into a new
@@ -478,7 +422,6 @@ func Bind(src, path string) error {
 // possibly switched, so the caller must exit.
 func Join(fd int, want ID) error {
 	runtime.LockOSThread()
-	markAway(getm()) // for good
 	got, err := Fstat(fd)
 	if err != nil {
 		return fmt.Errorf("stat network namespace: %w", err)
@@ -512,7 +455,6 @@ func Join(fd int, want ID) error {
 // must exit.
 func Isolate(flags int) error {
 	runtime.LockOSThread()
-	markAway(getm()) // for good
 	if err := unix.Unshare(flags); err != nil {
 		return fmt.Errorf("unshare mount namespace: %w", err)
 	}
