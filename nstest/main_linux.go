@@ -4,6 +4,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/nsrun/nsrun/internal/owner"
 	"github.com/nsrun/nsrun/internal/reexec"
 	"github.com/nsrun/nsrun/internal/testenv"
 )
@@ -38,7 +39,7 @@ import (
 // nsrun.ErrNotSupported).
 func Main(m interface{ Run() int }) {
 	if reexec.RootlessRoot() || reexec.Privileged() {
-		os.Exit(m.Run())
+		os.Exit(run(m))
 	}
 	err := reexec.Detect()
 	if err == nil {
@@ -51,5 +52,14 @@ func Main(m interface{ Run() int }) {
 		}
 	}
 	testenv.SetRootless(err)
-	os.Exit(m.Run())
+	os.Exit(run(m))
+}
+
+// run runs the tests, then removes this process's owner file (which the
+// namespace records link to) if no namespace of ours is left, so that a
+// test binary leaves nothing in the records directory.
+func run(m interface{ Run() int }) int {
+	code := m.Run()
+	_ = owner.Release()
+	return code
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nsrun/nsrun/internal/owner"
 	"github.com/nsrun/nsrun/internal/reexec"
 	"github.com/nsrun/nsrun/runner"
 )
@@ -41,6 +42,9 @@ var subcommands = map[string]subcommand{
 // it. It returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	// The owner file the namespaces' records link to goes when the last of
+	// them has (a kept namespace keeps it).
+	defer func() { _ = owner.Release() }()
 	if len(args) > 0 && args[0] == "help" {
 		return a.helpCmd(ctx, args[1:])
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nsrun/nsrun/internal/nsthread"
+	"github.com/nsrun/nsrun/internal/owner"
 	"github.com/nsrun/nsrun/internal/paths"
 )
 
@@ -31,6 +32,11 @@ func dirSet(dir string) map[string]bool {
 // leaksSince describes each leftover of this process; none means nothing leaked.
 func leaksSince(b Baseline) []string {
 	var out []string
+	if p := owner.Owned(); p != "" {
+		if _, err := os.Lstat(p); err == nil {
+			out = append(out, "owner file left: "+p)
+		}
+	}
 	created := nsthread.Created()
 	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, made := range created {
@@ -133,6 +139,7 @@ func (c checked) Run() int { return Run(c.m) }
 func Run(m Runner) int {
 	before := take()
 	code := m.Run()
+	_ = owner.Release() // what every test binary with nstest.Main does; a file still there is a leak
 	var leaks []string
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if leaks = leaksSince(before); len(leaks) == 0 || time.Now().After(deadline) {

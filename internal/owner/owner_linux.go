@@ -213,6 +213,13 @@ func ownerFile(rewrite bool) (string, error) {
 	return path, nil
 }
 
+// Owned returns the path of this process's owner file, "" if it has none.
+func Owned() string {
+	owned.Lock()
+	defer owned.Unlock()
+	return owned.path
+}
+
 // Release removes this process's owner file if no record links to it any
 // more (every namespace it made is gone, or has a record of its own). A
 // process that is done making namespaces calls it before it exits, so that
