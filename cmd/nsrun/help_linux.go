@@ -125,6 +125,9 @@ prints the topology's NSRUN_* variables (namespace and addresses of every
 node) as KEY=VALUE lines on stdout, and how to enter and remove it on
 stderr.
 
+A topology with emulated links is held the same way, as root too: the
+holder runs their relays until nsrun down.
+
 Without root, nsrun up builds the topology in a rootless run (see nsrun
 --help) and leaves one process of yours, the holder, to keep it: its
 namespaces are visible to nsrun exec, ls and down run by you (the holder

@@ -63,6 +63,9 @@ type holder struct {
 	once sync.Once
 
 	answering sync.WaitGroup // the callers being answered
+
+	teardown func() error // removes the topology
+	live     bool         // the topology is open in this process (its relays run here): down is done here
 }
 
 // listenHeld makes the socket a holder serves on, in dir.
@@ -148,6 +151,22 @@ func (h *holder) answer(c *net.UnixConn) {
 	req, files, err := readRequest(c)
 	if err != nil {
 		reply(holdReply{Code: reexec.CodeFailed, Error: err.Error()})
+		return
+	}
+	if h.live && req.Args[0] == "down" {
+		// The topology is open here, not kept: this process removes it.
+		for _, f := range files {
+			_ = f.Close()
+		}
+		rep := holdReply{}
+		if err := h.teardown(); err != nil {
+			rep = holdReply{Code: reexec.CodeFailed, Error: err.Error()}
+		} else {
+			_ = h.ln.Close()
+			_ = h.run.remove(h.dir)
+			defer h.once.Do(func() { close(h.done) })
+		}
+		reply(rep)
 		return
 	}
 	cmd := &exec.Cmd{
@@ -400,7 +419,7 @@ func claimHeld(dir, name, file string) (*heldRun, error) {
 		b, rerr := os.ReadFile(filepath.Join(dir, name+".json"))
 		var old heldRun
 		if rerr == nil && json.Unmarshal(b, &old) == nil && old.alive() {
-			return nil, fmt.Errorf("topology %s is already up, rootless (holder pid %d): nsrun down %s first", name, old.PID, name)
+			return nil, fmt.Errorf("topology %s is already up (held by pid %d): nsrun down %s first", name, old.PID, name)
 		}
 		_ = old.remove(dir) // a dead run's
 		_ = os.Remove(filepath.Join(dir, name+".json"))
@@ -411,7 +430,7 @@ func claimHeld(dir, name, file string) (*heldRun, error) {
 // records the run with its namespaces, prints what up prints, and tells the
 // nsrun up that started it (fd 3) that the run is up. Then it serves until
 // the topology goes down, and returns its exit code.
-func (a *app) hold(r *heldRun, dir string, f *fixture.Fixture, env []string) int {
+func (a *app) hold(r *heldRun, dir string, f *fixture.Fixture, env []string, teardown func() error, live bool) int {
 	ln, err := listenHeld(r.sock(dir))
 	if err == nil {
 		r.Namespaces = map[string]string{}
@@ -426,15 +445,21 @@ func (a *app) hold(r *heldRun, dir string, f *fixture.Fixture, env []string) int
 			_ = ln.Close()
 		}
 		_ = r.remove(dir)
-		return a.fail(errors.Join(err, down(r.Name)))
+		return a.fail(errors.Join(err, teardown()))
 	}
 	for _, kv := range env {
 		fmt.Fprintln(a.stdout, kv)
 	}
 	first := r.Namespaces[f.Nodes()[0]]
-	fmt.Fprintf(a.stderr, "nsrun: topology %s is up, rootless (nodes: %s; held by pid %d)\n", r.Name, strings.Join(f.Nodes(), ", "), r.PID)
-	fmt.Fprintf(a.stderr, "  enter:  nsrun exec %s -- $SHELL   (each node's namespace is in NSRUN_NS_<NODE>; only nsrun exec reaches them)\n", first)
-	fmt.Fprintf(a.stderr, "  remove: nsrun down %s\n", r.Name)
+	if reexec.InRootless() {
+		fmt.Fprintf(a.stderr, "nsrun: topology %s is up, rootless (nodes: %s; held by pid %d)\n", r.Name, strings.Join(f.Nodes(), ", "), r.PID)
+		fmt.Fprintf(a.stderr, "  enter:  nsrun exec %s -- $SHELL   (each node's namespace is in NSRUN_NS_<NODE>; only nsrun exec reaches them)\n", first)
+		fmt.Fprintf(a.stderr, "  remove: nsrun down %s\n", r.Name)
+	} else {
+		fmt.Fprintf(a.stderr, "nsrun: topology %s is up, its emulated links relayed by pid %d (nodes: %s)\n", r.Name, r.PID, strings.Join(f.Nodes(), ", "))
+		fmt.Fprintf(a.stderr, "  enter:  sudo nsrun exec %s -- $SHELL   (each node's namespace is in NSRUN_NS_<NODE>)\n", first)
+		fmt.Fprintf(a.stderr, "  remove: sudo nsrun down %s\n", r.Name)
+	}
 	// Detach: the caller's output ends here, and it hears that we are up.
 	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
 		_ = unix.Dup2(int(null.Fd()), 1)
@@ -444,6 +469,6 @@ func (a *app) hold(r *heldRun, dir string, f *fixture.Fixture, env []string) int
 	ready := os.NewFile(3, "ready")
 	_, _ = ready.WriteString("ok\n")
 	_ = ready.Close()
-	h := &holder{run: *r, dir: dir, ln: ln, kids: map[*os.Process]bool{}, done: make(chan struct{})}
-	return h.serve(func() error { return down(r.Name) })
+	h := &holder{run: *r, dir: dir, ln: ln, kids: map[*os.Process]bool{}, done: make(chan struct{}), teardown: teardown, live: live}
+	return h.serve(teardown)
 }

@@ -79,11 +79,12 @@ func (a *app) allowPing(s *session, u *account) {
 	}
 }
 
-// upRootless is nsrun up without root: it starts nsrun up again as the
-// holder of a detached rootless run, passes its output on until it says
-// that the topology is up (fd 3), and leaves it running. Signals that reach
-// us before that go to it (it then removes what it built).
-func (a *app) upRootless(args []string) int {
+// upHeld is nsrun up without root, or for a topology with emulated links:
+// it starts nsrun up again as the holder (see held_linux.go), detached (a
+// rootless run without root), passes its output on until it says that the
+// topology is up (fd 3), and leaves it running. Signals that reach us
+// before that go to it (it then removes what it built).
+func (a *app) upHeld(args []string) int {
 	dir, err := runsDir(true)
 	if err != nil {
 		return a.fail(err)
@@ -106,7 +107,7 @@ func (a *app) upRootless(args []string) int {
 	wait(true)
 	if err != nil {
 		wait(false)
-		return a.fail(fmt.Errorf("cannot run without root: %w", err))
+		return a.fail(fmt.Errorf("start the holder of the topology: %w", err))
 	}
 	go func() {
 		for sig := range sigs {
@@ -123,7 +124,7 @@ func (a *app) upRootless(args []string) int {
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		return ee.ExitCode()
 	}
-	return a.fail(fmt.Errorf("rootless nsrun up: %v", err))
+	return a.fail(fmt.Errorf("nsrun up's holder: %v", err))
 }
 
 // downRootless is nsrun down without root: each name is a topology that a
@@ -137,24 +138,30 @@ func (a *app) downRootless(names []string) int {
 			code = a.fail(err)
 			continue
 		}
-		args := []string{"down", name}
-		if a.verbose {
-			args = []string{"down", "-v", name}
-		}
-		c, err := a.callHeld(dir, r, args, nil, a.stdout, a.stderr)
-		if err != nil {
-			code = a.fail(err)
-			continue
-		}
-		if c != 0 {
+		if c := a.downHeld(dir, r); c != 0 {
 			code = c
-			continue
-		}
-		if !waitGone(r, 10*time.Second) {
-			code = a.fail(fmt.Errorf("remove %s: its holder (pid %d) did not end", name, r.PID))
 		}
 	}
 	return code
+}
+
+// downHeld asks the holder of r (in dir) to remove its topology, and waits
+// for the holder to end; it returns the exit code.
+func (a *app) downHeld(dir string, r heldRun) int {
+	args := []string{"down", r.Name}
+	if a.verbose {
+		args = []string{"down", "-v", r.Name}
+	}
+	c, err := a.callHeld(dir, r, args, nil, a.stdout, a.stderr)
+	switch {
+	case err != nil:
+		return a.fail(err)
+	case c != 0:
+		return c
+	case !waitGone(r, 10*time.Second):
+		return a.fail(fmt.Errorf("remove %s: its holder (pid %d) did not end", r.Name, r.PID))
+	}
+	return 0
 }
 
 // waitGone waits up to d for r's holder to end.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -542,4 +543,35 @@ func TestIntegrationRootlessHolderKilled(t *testing.T) {
 	res = r.run(t, "/", nil, "gc")
 	assert.Equal(t, 0, res.code)
 	assert.Empty(t, res.stdout, "nothing left to remove")
+}
+
+// TestIntegrationRootlessUpEmulated: a normal user's nsrun up of a topology
+// with emulated links: the holder runs the relays too, exec's traffic
+// crosses them, and down leaves nothing of the user's.
+func TestIntegrationRootlessUpEmulated(t *testing.T) {
+	r := newRootless(t)
+	name := fmt.Sprintf("rlemu%d", os.Getpid()%100000)
+	dir, runs := r.rootlessUp(t, name)
+	spec := "name: " + name + "\nemulate: all\nnodes: [{name: client}, {name: server}]\n" +
+		"links:\n  - {a: client, b: server, impair: {delay: 20ms}}\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pair.yaml"), []byte(spec), 0o644))
+	res := r.run(t, dir, nil, "up", "pair.yaml")
+	require.Equal(t, 0, res.code, "stdout %q, stderr %q", res.stdout, res.stderr)
+	var held heldRun
+	b, err := os.ReadFile(filepath.Join(runs, name+".json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &held))
+	res = r.run(t, "/", nil, "exec", held.Namespaces["client"], "--", "ping", "-c2", "-W5", "server")
+	require.Equal(t, 0, res.code, "stdout %q, stderr %q", res.stdout, res.stderr)
+	m := regexp.MustCompile(`= ([\d.]+)/`).FindStringSubmatch(res.stdout)
+	require.NotNil(t, m, res.stdout)
+	rtt, _ := strconv.ParseFloat(m[1], 64)
+	assert.GreaterOrEqual(t, rtt, 40.0, "20 ms each way, through the holder's relay")
+	res = r.run(t, "/", nil, "down", name)
+	require.Equal(t, 0, res.code, "stdout %q, stderr %q", res.stdout, res.stderr)
+	assert.False(t, held.alive())
+	reapChildren(t)
+	if r.u.Own {
+		assert.Empty(t, r.u.Pids(""), "no process of %s is left", r.u.Name)
+	}
 }

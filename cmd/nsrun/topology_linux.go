@@ -90,12 +90,15 @@ func (a *app) upCmd(ctx context.Context, args []string) int {
 	if fs.NArg() != 1 {
 		return a.fail(usageError{"need exactly one topology file", "nsrun up"})
 	}
-	if rootless() {
-		return a.upRootless(args)
-	}
-	holdDir := os.Getenv(holdEnv)
-	if !reexec.RootlessRoot() {
-		holdDir = "" // only the root of a rootless run holds one
+	holdDir := os.Getenv(holdEnv) // set for the holder by the nsrun up that starts it
+	if holdDir == "" {
+		live, err := needsRelay(fs.Arg(0))
+		if err != nil {
+			return a.fail(err)
+		}
+		if rootless() || live {
+			return a.upHeld(args)
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -113,23 +116,13 @@ func (a *app) upCmd(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
-	var claim *heldRun
 	if holdDir != "" {
-		if claim, err = claimHeld(holdDir, f.Name(), file); err != nil {
-			return a.fail(errors.Join(err, f.Close()))
-		}
-		a.allowPing(&session{nodes: nodesOf(f)}, &account{nested: true})
+		return a.holdUp(holdDir, file, f)
 	}
 	if err := errors.Join(f.Keep(), f.Close()); err != nil {
-		if claim != nil {
-			_ = claim.remove(holdDir)
-		}
 		return a.fail(err)
 	}
 	env := f.Env()
-	if claim != nil {
-		return a.hold(claim, holdDir, f, env)
-	}
 	for _, kv := range env {
 		fmt.Fprintln(a.stdout, kv)
 	}
@@ -138,6 +131,56 @@ func (a *app) upCmd(ctx context.Context, args []string) int {
 	fmt.Fprintf(a.stderr, "  enter:  sudo nsrun exec %s -- $SHELL   (each node's namespace is in NSRUN_NS_<NODE>)\n", first.Name())
 	fmt.Fprintf(a.stderr, "  remove: sudo nsrun down %s\n", f.Name())
 	return 0
+}
+
+// holdUp is nsrun up in the holder: it claims the topology's name in dir
+// and keeps f, built from file, up while it serves. A topology with
+// emulated links stays open, its relays running in this process, and goes
+// with it; any other is kept (as nsrun up as root keeps it) and removed by
+// down.
+func (a *app) holdUp(dir, file string, f *fixture.Fixture) int {
+	claim, err := claimHeld(dir, f.Name(), file)
+	if err != nil {
+		return a.fail(errors.Join(err, f.Close()))
+	}
+	if reexec.InRootless() {
+		a.allowPing(&session{nodes: nodesOf(f)}, &account{nested: true})
+	}
+	live, err := needsRelay(file)
+	teardown := f.Close
+	if err == nil && !live {
+		err = errors.Join(f.Keep(), f.Close())
+		teardown = func() error { return down(claim.Name) }
+	}
+	if err != nil {
+		_ = claim.remove(dir)
+		return a.fail(errors.Join(err, f.Close()))
+	}
+	return a.hold(claim, dir, f, f.Env(), teardown, live)
+}
+
+// needsRelay reports whether the topology in file has (or may have, with
+// emulate: auto) emulated links, whose relays run in the process that
+// built it: nsrun up then leaves a holder process to run them.
+func needsRelay(file string) (bool, error) {
+	spec, err := fixture.Load(file)
+	if err != nil {
+		return false, err
+	}
+	if spec.Emulate == "all" || spec.Emulate == "auto" {
+		return true, nil
+	}
+	for _, l := range spec.Links {
+		if l.Emulated {
+			return true, nil
+		}
+	}
+	for _, b := range spec.Bridges {
+		if b.Emulated {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // nodesOf maps f's nodes to their namespaces.
@@ -165,7 +208,17 @@ func (a *app) downCmd(_ context.Context, args []string) int {
 	}
 	code := 0
 	for _, name := range fs.Args() {
-		if err := down(name); err != nil {
+		err := down(name)
+		if errors.Is(err, errNothingKept) {
+			// A topology with emulated links is held by a process of its own.
+			if dir, r, ferr := findHeld(name, true); ferr == nil {
+				if c := a.downHeld(dir, r); c != 0 {
+					code = c
+				}
+				continue
+			}
+		}
+		if err != nil {
 			code = a.fail(err)
 			continue
 		}
@@ -173,6 +226,9 @@ func (a *app) downCmd(_ context.Context, args []string) int {
 	}
 	return code
 }
+
+// errNothingKept says that no topology or namespace of that name was kept.
+var errNothingKept = errors.New("nothing of that name was kept")
 
 // down removes one namespace kept by nsrun --keep, or else a topology kept
 // by nsrun up or nsrun --keep --topology.
@@ -184,5 +240,5 @@ func down(name string) error {
 	if r, rerr := owner.Read(name); rerr == nil && r.Kept {
 		return nsrun.DeleteNamed(name)
 	}
-	return fmt.Errorf("remove %s: nothing of that name was kept (nsrun ls lists namespaces)", name)
+	return fmt.Errorf("remove %s: %w (nsrun ls lists namespaces)", name, errNothingKept)
 }

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,4 +91,56 @@ func TestIntegrationUpDown(t *testing.T) {
 	again := runNsrun(t, nil, "down", name)
 	assert.Equal(t, 125, again.code)
 	assert.Contains(t, again.stderr, "nsrun: remove "+name+": nothing of that name was kept")
+}
+
+// TestIntegrationUpEmulated: nsrun up of a topology with emulated links
+// leaves a process that runs their relays; traffic crosses them (with the
+// delay the file gives), gc leaves the topology alone, and down removes it,
+// relay namespace and process included.
+func TestIntegrationUpEmulated(t *testing.T) {
+	testenv.RequirePrivilege(t)
+	name := uniqueName("emu")
+	file := filepath.Join(t.TempDir(), "emu.yaml")
+	spec := "name: " + name + "\nemulate: all\nnodes: [{name: client}, {name: server}]\n" +
+		"links:\n  - {a: client, b: server, impair: {delay: 20ms}}\n"
+	require.NoError(t, os.WriteFile(file, []byte(spec), 0o644))
+	up := runNsrun(t, nil, "up", file)
+	require.Equal(t, 0, up.code, up.stderr)
+	t.Cleanup(func() { runNsrun(t, nil, "down", name) })
+	env := map[string]string{}
+	for _, kv := range strings.Split(strings.TrimSpace(up.stdout), "\n") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	assert.Contains(t, up.stderr, "relayed by pid")
+	assert.Contains(t, up.stderr, "sudo nsrun down "+name+"\n")
+
+	r := runNsrun(t, nil, "exec", env["NSRUN_NS_CLIENT"], "--", "ping", "-c2", "-W5", "server")
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	m := regexp.MustCompile(`= ([\d.]+)/`).FindStringSubmatch(r.stdout)
+	require.NotNil(t, m, r.stdout)
+	rtt, _ := strconv.ParseFloat(m[1], 64)
+	assert.GreaterOrEqual(t, rtt, 40.0, "20 ms each way, through the relay")
+
+	gc := runNsrun(t, nil, "gc", "--dry-run")
+	assert.NotContains(t, gc.stdout, name, "gc leaves a held topology alone")
+	again := runNsrun(t, nil, "up", file)
+	assert.Equal(t, 125, again.code)
+	assert.Contains(t, again.stderr, "topology "+name+" is already up (held by pid")
+
+	names, err := os.ReadDir(nsrun.Dir())
+	require.NoError(t, err)
+	var ours []string
+	for _, e := range names {
+		if strings.HasPrefix(e.Name(), name+"-") {
+			ours = append(ours, e.Name())
+		}
+	}
+	require.Len(t, ours, 3, "two nodes and the relay's namespace: %v", ours)
+	down := runNsrun(t, nil, "down", name)
+	require.Equal(t, 0, down.code, down.stderr)
+	for _, n := range ours {
+		requireNoNamespace(t, runDir(), n)
+	}
+	reapChildren(t)
 }

@@ -115,13 +115,18 @@ func rootlessCmd(argv []string, stdin io.Reader, stdout, stderr io.Writer, detac
 }
 
 // StartDetached starts this program again, with argv and env added to our
-// environment, as the root of a rootless run (see RunRootless) that
-// outlives the caller: it is not killed when the caller dies and runs in a
+// environment, as the root of a rootless run (see RunRootless), or with
+// the privilege, as itself in no new namespace, that outlives the caller: it is not killed when the caller dies and runs in a
 // session of its own, with stdin /dev/null, stdout and stderr as given and
 // extra as fds 3 and up. The caller may Wait for it or leave it; it is the
 // run's job to end itself. Errors are as RunRootless's.
 func StartDetached(argv, env []string, stdout, stderr *os.File, extra ...*os.File) (*exec.Cmd, error) {
 	cmd := rootlessCmd(argv, nil, stdout, stderr, true)
+	if Privileged() {
+		// Root needs no user namespace: the same program, detached.
+		cmd = &exec.Cmd{Path: Self, Args: argv, Env: os.Environ(), Stdout: stdout, Stderr: stderr,
+			SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
+	}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.ExtraFiles = extra
 	if err := cmd.Start(); err != nil {
