@@ -269,11 +269,15 @@ func supervise(path string, s Spec, rep *os.File, sigs <-chan os.Signal, notifie
 		attr.Sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: int(s.Credential.Uid), HostID: os.Getuid(), Size: 1}}
 		attr.Sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: int(s.Credential.Gid), HostID: os.Getgid(), Size: 1}}
 	}
+	// The program gets the forwarded signals' default dispositions only
+	// once they are handled here (execve resets handled signals; an
+	// ignored one, as under nohup, would stay ignored, and sh cannot trap
+	// a signal ignored on entry): wait for Notify before starting it.
+	<-notified
 	pid, err := syscall.ForkExec(path, s.Args, attr)
 	if err != nil {
 		return Report{Code: ExitCode(err), Err: fmt.Sprintf("run %s: %v", s.Args[0], err)}
 	}
-	<-notified
 	_, _ = rep.WriteString(readyLine)
 	done := make(chan syscall.WaitStatus, 1)
 	go reapUntil(pid, done)
