@@ -121,6 +121,7 @@ func (a *app) upHeld(args []string) int {
 		return 0
 	}
 	err = cmd.Wait()
+	_ = os.Remove(dir) // if it is empty: nothing of ours is left there
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		return ee.ExitCode()
 	}
@@ -161,6 +162,7 @@ func (a *app) downHeld(dir string, r heldRun) int {
 	case !waitGone(r, 10*time.Second):
 		return a.fail(fmt.Errorf("remove %s: its holder (pid %d) did not end", r.Name, r.PID))
 	}
+	_ = os.Remove(dir) // if it is empty: the user has no other run
 	return 0
 }
 
@@ -247,6 +249,7 @@ func (a *app) gcRootless(dry bool) int {
 				code = a.fail(fmt.Errorf("remove rootless topology %s: %w", r.Name, err))
 				continue
 			}
+			_ = os.Remove(dir) // if it is empty
 		}
 		fmt.Fprintf(a.stdout, "%s rootless topology %s (holder pid %d is gone)\n", verb, r.Name, r.PID)
 	}

@@ -495,6 +495,8 @@ func TestIntegrationRootlessUpExecDown(t *testing.T) {
 	reapChildren(t)
 	if r.u.Own {
 		assert.Empty(t, r.u.Pids(""), "no process of %s is left", r.u.Name)
+		_, err := os.Stat(runs)
+		assert.ErrorIs(t, err, os.ErrNotExist, "down removes the user's runs directory once empty")
 	}
 	res = r.run(t, "/", nil, "exec", client, "--", "true")
 	assert.Equal(t, reexec.CodeFailed, res.code)
