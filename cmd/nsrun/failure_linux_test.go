@@ -75,17 +75,7 @@ func TestIntegrationPauseOnFailure(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	out := &buffer{}
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := master.Read(b)
-			_, _ = out.Write(b[:n])
-			if err != nil {
-				return
-			}
-		}
-	}()
+	out := readAll(master)
 	waitText(t, out, "press Enter")
 	assert.Contains(t, out.String(), "sudo nsrun exec "+name+" -- sh")
 	_, err := os.Stat(filepath.Join(nsrun.Dir(), name))

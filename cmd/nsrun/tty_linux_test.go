@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -47,17 +49,7 @@ echo "after $(ps -o tpgid= -p $$)"`
 	}
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	out := &buffer{}
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := master.Read(b)
-			_, _ = out.Write(b[:n])
-			if err != nil {
-				return
-			}
-		}
-	}()
+	out := readAll(master)
 	waitText(t, out, "ready")
 	_, err := master.Write([]byte{3}) // Ctrl-C
 	require.NoError(t, err)
@@ -76,6 +68,14 @@ echo "after $(ps -o tpgid= -p $$)"`
 	assert.Equal(t, inner[1], inner[2], "payload is the foreground group: %s", out)
 	assert.Equal(t, "130", word("status"), "Ctrl-C reached the payload: %s", out)
 	assert.Equal(t, word("outer"), word("after"), "the shell has the terminal back: %s", out)
+}
+
+// readAll copies what a terminal's master reads into a buffer, until
+// the master fails (it is closed in the test's cleanup).
+func readAll(master *os.File) *buffer {
+	out := &buffer{}
+	go func() { _, _ = io.Copy(out, master) }()
+	return out
 }
 
 // waitText waits until out contains s.
