@@ -21,6 +21,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/nsrun/nsrun"
 	"github.com/nsrun/nsrun/fixture"
+	"github.com/nsrun/nsrun/internal/owner"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -513,6 +514,9 @@ func run(ctx context.Context, c config, out, log io.Writer) (err error) {
 		log:    log,
 		rng:    rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
 	}
+	// After the cleanup below (deferred calls run last first): the owner
+	// file nsrun's namespace records linked to goes with them.
+	defer func() { _ = owner.Release() }()
 	defer func() { err = errors.Join(err, b.cleanup()) }()
 	if b.tmp, err = os.MkdirTemp("", "nscompare-"); err != nil {
 		return err
