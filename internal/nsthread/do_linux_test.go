@@ -91,6 +91,73 @@ func TestIntegrationDoPanicAndGoexitGoOnInTheCaller(t *testing.T) {
 	assert.ErrorIs(t, <-nsthread.Go(fd, func() error { runtime.Goexit(); return nil }), nsthread.ErrGoexit)
 }
 
+// TestIntegrationDoHandsBackAfterSpinningOrParking: Do waits for a short
+// fn by yielding and for a long one by parking (see task.wait). Either way
+// the outcome (error, panic, Goexit) reaches the caller only once the
+// thread is home, and calls racing the switch from one wait to the other
+// (fn ending right at the spin's deadline, many callers at once) lose
+// nothing; -race checks the hand-over of the result.
+func TestIntegrationDoHandsBackAfterSpinningOrParking(t *testing.T) {
+	fd, id := openNS(t)
+	for _, d := range []time.Duration{0, 30 * time.Microsecond, 50 * time.Microsecond, 2 * time.Millisecond} {
+		slow := func() {
+			for end := time.Now().Add(d); time.Now().Before(end); {
+			}
+		}
+		want := errors.New("boom")
+		var in nsthread.ID
+		err := nsthread.Do(fd, func() error { slow(); _, in = threadNS(); return want })
+		assert.Equal(t, want, err, "fn of %v: its error", d)
+		assert.Equal(t, id, in, "fn of %v runs inside", d)
+		assert.PanicsWithValue(t, "inside", func() {
+			_ = nsthread.Do(fd, func() error { slow(); panic("inside") })
+		}, "fn of %v: its panic", d)
+		done := make(chan bool)
+		go func() {
+			defer func() { done <- true }()
+			_ = nsthread.Do(fd, func() error { slow(); runtime.Goexit(); return nil })
+			t.Errorf("fn of %v: Goexit inside Do must end the caller's goroutine", d)
+		}()
+		<-done
+	}
+
+	const callers, calls = 8, 200
+	errc := make(chan error, callers)
+	for c := range callers {
+		go func() {
+			for i := range calls {
+				want := strconv.Itoa(c*calls + i)
+				var got string
+				err := nsthread.Do(fd, func() error {
+					if i%3 == 0 {
+						time.Sleep(time.Duration(i%40) * time.Microsecond)
+					}
+					if _, in := threadNS(); in != id {
+						return errors.New("fn ran outside the namespace")
+					}
+					got = want
+					return nil
+				})
+				if err == nil && got != want {
+					err = errors.New("call " + want + " saw " + got)
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range callers {
+		require.NoError(t, <-errc)
+	}
+	runtime.LockOSThread()
+	_, home := threadNS()
+	runtime.UnlockOSThread()
+	assert.Equal(t, hostID(), home)
+}
+
 // TestIntegrationDoThatCannotComeBackKillsItsThread breaks the switch back
 // both ways it can break: setns fails (no host fd), or setns succeeds into
 // another namespace than the host's (the host fd's number reused). Either

@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -145,9 +147,24 @@ type task struct {
 	fn      func() error
 	r       result
 	goexit  bool          // fn ended through runtime.Goexit
-	done    chan struct{} // Do, Create: told once the thread is restored (or destroyed)
+	state   atomic.Int32  // Do, Create: running, finished or parked (see wait)
+	done    chan struct{} // Do, Create: told once the thread is restored (or destroyed), if the waiter parked
 	errc    chan error    // Go: receives fn's error instead
 }
+
+// A task's state, for the hand-back to the waiter (see wait).
+const (
+	running  = iota // fn's goroutine has not reported yet
+	finished        // it reported while the waiter was spinning: no wake-up needed
+	parked          // the waiter gave up spinning and waits on done
+)
+
+// spinFor is how long wait yields to fn's goroutine before it parks. Two
+// setns calls take a few microseconds; parking, and the wake-up that ends
+// it, cost more than that again on machines where waking a thread is
+// dear (a futex wake that crosses CPUs), so short functions are waited for
+// by yielding instead.
+const spinFor = 50 * time.Microsecond
 
 var tasks = sync.Pool{New: func() any { return &task{done: make(chan struct{}, 1)} }}
 
@@ -184,7 +201,9 @@ func (t *task) run() {
 			errc <- t.r.err
 			return
 		}
-		t.done <- struct{}{}
+		if !t.state.CompareAndSwap(running, finished) {
+			t.done <- struct{}{} // the waiter parked
+		}
 	}()
 	if err := t.enter(); err != nil {
 		exited = false
@@ -212,13 +231,41 @@ func (t *task) enter() error {
 
 // wait runs t on a fresh goroutine and waits until its thread is restored
 // (or destroyed). It returns the outcome and hands t back to the pool.
+//
+// It first waits by yielding (runtime.Gosched), for up to spinFor: the new
+// goroutine usually runs at once on this very P, and when it ends, nothing
+// has to be woken. Only then does it park on t.done. The state word
+// decides, by compare-and-swap, which of the two the goroutine finds: a
+// waiter still spinning (finished: it sees the state and goes on) or a
+// parked one (it is sent a value). Either way the waiter reads t.r only
+// after the goroutine has written it, and the goroutine touches t no more
+// once it has reported.
 func (t *task) wait() (r result, goexit bool) {
+	t.state.Store(running)
 	go t.run()
-	<-t.done
+	if !t.spin() {
+		<-t.done
+	}
 	r, goexit = t.r, t.goexit
 	t.fn, t.r, t.goexit = nil, result{}, false
 	tasks.Put(t)
 	return r, goexit
+}
+
+// spin yields until t's goroutine has finished, for up to spinFor, and
+// reports whether it has; if not, it marks the waiter parked (after which
+// the goroutine sends on t.done).
+func (t *task) spin() bool {
+	start := time.Now()
+	for i := 0; ; i++ {
+		runtime.Gosched()
+		if t.state.Load() == finished {
+			return true
+		}
+		if i%8 == 7 && time.Since(start) > spinFor {
+			return !t.state.CompareAndSwap(running, parked)
+		}
+	}
 }
 
 // Do runs fn inside the network namespace open as fd and returns its
