@@ -232,7 +232,8 @@ func (t *task) enter() error {
 // wait runs t on a fresh goroutine and waits until its thread is restored
 // (or destroyed). It returns the outcome and hands t back to the pool.
 //
-// It first waits by yielding (runtime.Gosched), for up to spinFor: the new
+// With spin (Do, whose function is usually short), it first waits by
+// yielding (runtime.Gosched), for up to spinFor: the new
 // goroutine usually runs at once on this very P, and when it ends, nothing
 // has to be woken. Only then does it park on t.done. The state word
 // decides, by compare-and-swap, which of the two the goroutine finds: a
@@ -240,10 +241,10 @@ func (t *task) enter() error {
 // parked one (it is sent a value). Either way the waiter reads t.r only
 // after the goroutine has written it, and the goroutine touches t no more
 // once it has reported.
-func (t *task) wait() (r result, goexit bool) {
+func (t *task) wait(spin bool) (r result, goexit bool) {
 	t.state.Store(running)
 	go t.run()
-	if !t.spin() {
+	if (!spin || !t.spin()) && t.state.CompareAndSwap(running, parked) {
 		<-t.done
 	}
 	r, goexit = t.r, t.goexit
@@ -253,8 +254,7 @@ func (t *task) wait() (r result, goexit bool) {
 }
 
 // spin yields until t's goroutine has finished, for up to spinFor, and
-// reports whether it has; if not, it marks the waiter parked (after which
-// the goroutine sends on t.done).
+// reports whether it has.
 func (t *task) spin() bool {
 	start := time.Now()
 	for i := 0; ; i++ {
@@ -263,7 +263,7 @@ func (t *task) spin() bool {
 			return true
 		}
 		if i%8 == 7 && time.Since(start) > spinFor {
-			return !t.state.CompareAndSwap(running, parked)
+			return false
 		}
 	}
 }
@@ -288,7 +288,7 @@ func Do(fd int, fn func() error) error {
 func doFresh(fd int, fn func() error) error {
 	t := tasks.Get().(*task)
 	t.fd, t.unshare, t.fn = fd, false, fn
-	r, goexit := t.wait()
+	r, goexit := t.wait(true)
 	switch {
 	case r.panicked:
 		panic(r.value)
@@ -425,7 +425,7 @@ func Create(s Spec) (fd int, id ID, err error) {
 func createFresh(inside func() error) error {
 	t := tasks.Get().(*task)
 	t.unshare, t.fn = true, inside
-	r, goexit := t.wait()
+	r, goexit := t.wait(false) // unshare alone takes longer than spinFor
 	switch {
 	case r.panicked:
 		panic(r.value)
@@ -445,7 +445,7 @@ func Probe() error {
 	}
 	t := tasks.Get().(*task)
 	t.unshare, t.fn = true, func() error { return nil }
-	r, _ := t.wait()
+	r, _ := t.wait(false)
 	return r.err
 }
 
