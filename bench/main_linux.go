@@ -195,6 +195,8 @@ const (
 	xStatic  = "nsrun -- true (CGO_ENABLED=0 build)"
 	xCgo     = "nsrun -- true (default build, cgo)"
 	xIP      = "ip netns add X; ip -n X link set lo up; ip netns exec X true; ip netns del X"
+	xAll     = "unshare -n -p -m -f --mount-proc true (nsrun's namespaces, in C)"
+	xGoFloor = "Go floor: one static Go program unshares, sets lo up, execs true"
 	lFixture = "fixture.New + Close"
 	lScript  = "ip script (one process per command)"
 )
@@ -380,6 +382,22 @@ func (b *bench) runParallel(ctx context.Context) error {
 	return b.rounds(ctx, g, b.c.rounds, cs)
 }
 
+// buildGoFloor builds ./gofloor (this module's, see its doc) into b.tmp,
+// static, as nsrun's static build.
+func (b *bench) buildGoFloor() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the bench module (run from bench/): go list: %w", err)
+	}
+	bin := filepath.Join(b.tmp, "gofloor")
+	c := exec.Command("go", "build", "-o", bin, "./gofloor")
+	c.Dir, c.Env = strings.TrimSpace(string(out)), append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := c.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build gofloor: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
 // buildNsrun builds cmd/nsrun into b.tmp, static and default.
 func (b *bench) buildNsrun() (static, cgo string, err error) {
 	src := b.c.nsrunSrc
@@ -410,6 +428,10 @@ func (b *bench) runCmd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	floor, err := b.buildGoFloor()
+	if err != nil {
+		return err
+	}
 	// prepared returns a contender that runs the command mk makes for a
 	// fresh name, registering the namespace of that name meanwhile.
 	prepared := func(name string, mk func(ns string) *exec.Cmd) contender {
@@ -436,8 +458,12 @@ func (b *bench) runCmd(ctx context.Context) error {
 		prepared(xIP, func(x string) *exec.Cmd {
 			return b.cmds.cmd("sh", "-c", "ip netns add "+x+" && ip -n "+x+" link set lo up && ip netns exec "+x+" true && ip netns del "+x)
 		}),
+		prepared(xAll, func(string) *exec.Cmd {
+			return b.cmds.cmd("unshare", "-n", "-p", "-m", "-f", "--mount-proc", "true")
+		}),
+		prepared(xGoFloor, func(string) *exec.Cmd { return b.cmds.cmd(floor, "true") }),
 	}
-	g := b.res.group("cmd", "run `true` in a fresh network namespace", 0, xUnshare, xStatic, xCgo, xIP)
+	g := b.res.group("cmd", "run `true` in a fresh network namespace", 0, xUnshare, xStatic, xCgo, xIP, xAll, xGoFloor)
 	if err := b.warm(ctx, cs); err != nil {
 		return err
 	}
@@ -581,6 +607,11 @@ func (b *bench) targets() []target {
 		add(fmt.Sprintf("`nsrun -- true` (%s) ≤ 1.5x `unshare -n true`", x.label), true, 1.5, v, ok, "")
 		v, ok = r.ratio("cmd", xIP, "cmd", x.c)
 		add(fmt.Sprintf("`nsrun -- true` (%s) ≥ 3x faster than the ip sequence", x.label), false, 3, v, ok, "")
+	}
+	if f, ok := r.ratio("cmd", xGoFloor, "cmd", xUnshare); ok {
+		v, ok = r.ratio("cmd", xStatic, "cmd", xGoFloor)
+		ts = append(ts, target{label: "`nsrun -- true` (CGO_ENABLED=0) against the Go floor", value: v, ok: ok, info: true,
+			note: fmt.Sprintf("(the Go floor itself: %.2fx `unshare -n true`)", f)})
 	}
 	v, ok = r.ratio("lan", lScript, "lan", lFixture)
 	add(fmt.Sprintf("fixture LAN%d ≥ 5x faster than the ip script", b.c.lanHosts), false, 5, v, ok, "")

@@ -169,6 +169,7 @@ type target struct {
 	atMost bool
 	limit  float64
 	note   string
+	info   bool // not a target: a figure shown beside them, with no verdict
 }
 
 func (t target) met() bool {
@@ -186,7 +187,10 @@ func writeTargets(w io.Writer, ts []target) {
 			continue
 		}
 		met := "no"
-		if t.met() {
+		switch {
+		case t.info:
+			met = "(no target)"
+		case t.met():
 			met = "yes"
 		}
 		m := fmt.Sprintf("%.2fx", t.value)

@@ -64,8 +64,10 @@ func TestTable(t *testing.T) {
 		{label: "a", value: v, ok: true, atMost: true, limit: 1.3},
 		{label: "b", value: 2, ok: true, limit: 1.5},
 		{label: "c"},
+		{label: "d", value: 3, ok: true, info: true, note: "(why)"},
 	})
-	if s := b.String(); !strings.Contains(s, "| a | 1.50x | no |") || !strings.Contains(s, "| b | 2.00x | yes |") || strings.Contains(s, "| c |") {
+	if s := b.String(); !strings.Contains(s, "| a | 1.50x | no |") || !strings.Contains(s, "| b | 2.00x | yes |") || strings.Contains(s, "| c |") ||
+		!strings.Contains(s, "| d | 3.00x (why) | (no target) |") {
 		t.Errorf("targets:\n%s", s)
 	}
 }
