@@ -1,12 +1,14 @@
 package nsrun_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
 	"time"
 
 	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/owner"
 )
 
 // helperEnv makes the test binary act as a helper process instead of
@@ -24,6 +26,9 @@ func helperMain() bool {
 		if err == nil {
 			err = n.Delete()
 		}
+		// A process that is done with its namespaces removes its owner
+		// file, as nsrun and nstest.Main do.
+		err = errors.Join(err, owner.Release())
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
