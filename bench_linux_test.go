@@ -1,15 +1,21 @@
 package nsrun_test
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nsrun/nsrun"
+	"github.com/nsrun/nsrun/internal/owner"
+	"github.com/nsrun/nsrun/internal/procscan"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // The benchmarks put each operation beside its floor (the bare syscalls),
@@ -179,6 +185,108 @@ func interleave(round int, ops []func()) {
 	}
 }
 
+// BenchmarkNewDeleteParts prices what New + Delete does beyond the floor,
+// one guarantee at a time, in the same interleaved loop: the floor keeping
+// an fd of the namespace (as New does); the same with the open-watch that
+// lets Delete skip the /proc scan (procscan.StartWatch before the name
+// exists, Opened after it is gone); the same with the owner record that
+// lets a sweep find a crashed run's namespaces (owner.Claim before,
+// owner.RemoveRecord after); the floor on a fresh goroutine, waited for
+// (New makes the namespace on one, so that the caller's thread never
+// moves); and New + Delete. Each x- metric is the
+// median of that row over the floor's median (the fd included): medians,
+// because the kernel's deferred namespace cleanup lands on whichever
+// operation runs next, and means follow those outliers.
+//
+//	go test -run '^$' -bench NewDeleteParts -benchtime 1000x -count 3 .
+func BenchmarkNewDeleteParts(b *testing.B) {
+	if n, err := nsrun.New(); err == nil {
+		n.Delete() // the first New prepares the directories
+	} else {
+		b.Skip(err)
+	}
+	var floor, watched, recorded, fresh, ours samples
+	var i int
+	cycle := func(watch, record bool) error {
+		name := fmt.Sprintf("nsrun-parts-%d", i)
+		path := filepath.Join(nsrun.Dir(), name)
+		var w procscan.Watch
+		if record {
+			if err := owner.Claim(owner.New(name)); err != nil {
+				return err
+			}
+		}
+		fd, err := floorCreateWith(path, func(fd int) {
+			if watch {
+				w = procscan.StartWatch(fd)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if watch && w == (procscan.Watch{}) {
+			return errors.New("no watch")
+		}
+		err = floorDelete(path)
+		if watch && w.Opened() {
+			err = errors.Join(err, errors.New("the watch saw an open"))
+		}
+		unix.Close(fd)
+		if record {
+			err = errors.Join(err, owner.RemoveRecord(name))
+		}
+		return err
+	}
+	ops := []func(){
+		func() { floor.time(b, func() error { return cycle(false, false) }) },
+		func() { watched.time(b, func() error { return cycle(true, false) }) },
+		func() { recorded.time(b, func() error { return cycle(false, true) }) },
+		func() {
+			fresh.time(b, func() error {
+				errc := make(chan error, 1)
+				go func() { errc <- cycle(false, false) }()
+				return <-errc
+			})
+		},
+		func() {
+			ours.time(b, func() error {
+				n, err := nsrun.New()
+				if err != nil {
+					return err
+				}
+				return n.Delete()
+			})
+		},
+	}
+	for ; i < b.N; i++ {
+		interleave(i, ops)
+	}
+	f := floor.median()
+	b.ReportMetric(float64(ours.median().Nanoseconds()), "ns/op")
+	b.ReportMetric(float64(f.Nanoseconds()), "floor-ns/op")
+	b.ReportMetric(float64(ours.median())/float64(f), "x-floor")
+	b.ReportMetric(float64(watched.median())/float64(f), "x-watch")
+	b.ReportMetric(float64(recorded.median())/float64(f), "x-record")
+	b.ReportMetric(float64(fresh.median())/float64(f), "x-fresh")
+}
+
+// samples keeps each duration, for medians.
+type samples []time.Duration
+
+func (s *samples) time(b *testing.B, f func() error) {
+	start := time.Now()
+	if err := f(); err != nil {
+		b.Fatal(err)
+	}
+	*s = append(*s, time.Since(start))
+}
+
+func (s samples) median() time.Duration {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c[len(c)/2]
+}
+
 // BenchmarkNewDeleteParallel: New + Delete on 8 goroutines at once against
 // the floor on 8 goroutines, in alternating rounds; tput/floor is our
 // throughput over the floor's (higher is better). The kernel's locks
@@ -239,8 +347,7 @@ func BenchmarkNewDeleteParallel(b *testing.B) {
 // BenchmarkDo: an empty Do against two bare setns calls on a locked thread
 // and against vishvananda's netns.Get, Set, Set (what a caller of that
 // package writes to run code in a namespace). x-floor-go is an empty Go,
-// waited for: the same on a fresh goroutine, which is also what Do does
-// while a goroutine is pinned by nstest.Run.
+// waited for: the same on a fresh goroutine.
 func BenchmarkDo(b *testing.B) {
 	n, err := nsrun.New()
 	if err != nil {
@@ -262,6 +369,33 @@ func BenchmarkDo(b *testing.B) {
 	report(b, &ours, &floor, nil)
 	reportVish(b, &ours, &vish)
 	b.ReportMetric(float64(fresh.d)/float64(floor.d), "x-floor-go")
+}
+
+// BenchmarkDoLocked: an empty Do called from a goroutine locked to its
+// thread (as a subtest pinned by nstest.Run is), against two bare setns
+// calls. fn cannot run on the caller's thread then: the goroutine that runs
+// it needs another thread, and what the hand-offs between threads cost is
+// the machine's. (It runs apart from BenchmarkDo: the hand-offs leave the
+// scheduler busy, which would slow whatever runs next.)
+func BenchmarkDoLocked(b *testing.B) {
+	n, err := nsrun.New()
+	if err != nil {
+		b.Skip(err)
+	}
+	defer n.Delete()
+	fd := n.Fd()
+	nop := func() error { return nil }
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var ours, floor timer
+	ops := []func(){
+		func() { ours.time(b, func() error { return n.Do(nop) }) },
+		func() { floor.time(b, func() error { return floorSetnsPair(fd) }) },
+	}
+	for i := 0; i < b.N; i++ {
+		interleave(i, ops)
+	}
+	report(b, &ours, &floor, nil)
 }
 
 // BenchmarkVethPair: a veth pair between two existing namespaces, created

@@ -44,6 +44,32 @@ func floorCreate(path string) error {
 	return nsthread.LoopbackUp()
 }
 
+// floorCreateWith is floorCreate that also keeps an fd of the namespace,
+// taken inside before it is named, and calls before(fd) then, as New does
+// with its open-watch. The caller closes the fd.
+func floorCreateWith(path string, before func(fd int)) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.Close(fd)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer unix.Setns(hostNetns, unix.CLONE_NEWNET)
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return -1, err
+	}
+	if fd, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		return -1, err
+	}
+	before(fd)
+	if err := unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, ""); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nsthread.LoopbackUp()
+}
+
 // floorDelete removes what floorCreate made: umount2(MNT_DETACH), unlink.
 func floorDelete(path string) error {
 	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
