@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -103,27 +104,69 @@ func ReadDir(dir string, buf []byte, fn func(name string) bool) error {
 
 // In returns the pids of the processes with a thread in one of the
 // namespaces, sorted, leaving out this process. Zombies have no namespace
-// and are not listed.
+// and are not listed. The host's processes are looked at in parallel, one
+// share per CPU (up to scanWorkers), once there are enough of them for
+// that to pay: the scan's cost grows with the host, not with the test.
 func In(ids Set) ([]int, error) {
 	if _, err := proc(); err != nil {
 		return nil, fmt.Errorf("scan processes: %w", err)
 	}
 	self := os.Getpid()
-	links := ids.links()
-	buf := make([]byte, 32<<10)
-	var pids []int
-	err := ReadDir("/proc", buf[:16<<10], func(name string) bool {
-		pid, err := strconv.Atoi(name)
-		if err == nil && pid != self && inNamespace(pid, links, buf[16<<10:]) {
-			pids = append(pids, pid)
+	var all []int
+	err := ReadDir("/proc", make([]byte, 16<<10), func(name string) bool {
+		if pid, err := strconv.Atoi(name); err == nil && pid != self {
+			all = append(all, pid)
 		}
 		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scan processes: %w", err)
 	}
+	links := ids.links()
+	workers := min(runtime.GOMAXPROCS(0), scanWorkers, len(all)/scanShare)
+	if workers <= 1 {
+		pids := inShare(all, links)
+		sort.Ints(pids)
+		return pids, nil
+	}
+	found := make([][]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		// Every workers-th pid, so that each share has as many of the
+		// host's big multithreaded processes as the others, roughly.
+		share := make([]int, 0, len(all)/workers+1)
+		for i := w; i < len(all); i += workers {
+			share = append(share, all[i])
+		}
+		wg.Go(func() { found[w] = inShare(share, links) })
+	}
+	wg.Wait()
+	var pids []int
+	for _, f := range found {
+		pids = append(pids, f...)
+	}
 	sort.Ints(pids)
 	return pids, nil
+}
+
+// scanWorkers caps the goroutines of a scan; scanShare is the fewest
+// processes worth one (below that, starting and waking goroutines costs
+// more than it saves). A variable for the tests only.
+const scanWorkers = 4
+
+var scanShare = 128
+
+// inShare returns the pids, among those given, of processes with a
+// thread in one of the namespaces (given as Set.links).
+func inShare(pids []int, links map[string]bool) []int {
+	buf := make([]byte, 16<<10)
+	var out []int
+	for _, pid := range pids {
+		if inNamespace(pid, links, buf) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // protected reports whether namespace id must never have its processes

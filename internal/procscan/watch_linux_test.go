@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -166,4 +167,33 @@ func TestIntegrationWatchSeesAnOpenRacingTheName(t *testing.T) {
 		unix.Close(fd)
 		require.NoError(t, unix.Unmount(path, unix.MNT_DETACH))
 	}
+}
+
+// TestIntegrationInFindsTheSameInParallel: In finds exactly the processes
+// inside, in one goroutine or split over several (the share lowered so
+// that a quiet host has enough processes for that), among the host's and
+// with the other processes of this test outside.
+func TestIntegrationInFindsTheSameInParallel(t *testing.T) {
+	_, fd, pid, _ := watched(t)
+	id, err := nsthread.Fstat(fd)
+	require.NoError(t, err)
+	var inside []int
+	inside = append(inside, pid)
+	for range 5 {
+		cmd := exec.Command("sleep", "60")
+		require.NoError(t, nsthread.Do(fd, cmd.Start))
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		inside = append(inside, cmd.Process.Pid)
+		out := exec.Command("sleep", "60") // outside, beside them
+		require.NoError(t, out.Start())
+		t.Cleanup(func() { out.Process.Kill(); out.Wait() })
+	}
+	slices.Sort(inside)
+	one, err := procscan.In(procscan.Set{id: true})
+	require.NoError(t, err)
+	assert.Equal(t, inside, one, "one goroutine")
+	defer procscan.SetScanShare(1)()
+	many, err := procscan.In(procscan.Set{id: true})
+	require.NoError(t, err)
+	assert.Equal(t, inside, many, "a goroutine per CPU")
 }
