@@ -233,14 +233,13 @@ func (t *task) enter() error {
 // (or destroyed). It returns the outcome and hands t back to the pool.
 //
 // With spin (Do, whose function is usually short), it first waits by
-// yielding (runtime.Gosched), for up to spinFor: the new
-// goroutine usually runs at once on this very P, and when it ends, nothing
-// has to be woken. Only then does it park on t.done. The state word
-// decides, by compare-and-swap, which of the two the goroutine finds: a
-// waiter still spinning (finished: it sees the state and goes on) or a
-// parked one (it is sent a value). Either way the waiter reads t.r only
-// after the goroutine has written it, and the goroutine touches t no more
-// once it has reported.
+// yielding (runtime.Gosched) for up to spinFor: the new goroutine usually
+// runs at once on this very P, and when it ends, nothing has to be woken.
+// Only then does it park on t.done. The state word decides, by
+// compare-and-swap, which of the two the goroutine finds: a waiter still
+// spinning (finished: it sees the state and goes on) or a parked one (it is
+// sent a value). Either way the waiter reads t.r only after the goroutine
+// has written it, and the goroutine touches t no more once it has reported.
 func (t *task) wait(spin bool) (r result, goexit bool) {
 	t.state.Store(running)
 	go t.run()
