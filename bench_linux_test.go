@@ -344,18 +344,26 @@ func BenchmarkNewDeleteParallel(b *testing.B) {
 	b.ReportMetric(float64(floor.d)/float64(ours.d), "tput/floor")
 }
 
+// doTarget returns a namespace for the Do benchmarks, deleted when the
+// benchmark ends, and its fd (handed out, as Do would hand it).
+func doTarget(b *testing.B) (*nsrun.Namespace, int) {
+	n, err := nsrun.New()
+	if err != nil {
+		b.Skip(err)
+	}
+	b.Cleanup(func() { n.Delete() })
+	return n, n.Fd()
+}
+
+// nop is the empty function the Do benchmarks run.
+func nop() error { return nil }
+
 // BenchmarkDo: an empty Do against two bare setns calls on a locked thread
 // and against vishvananda's netns.Get, Set, Set (what a caller of that
 // package writes to run code in a namespace). x-floor-go is an empty Go,
 // waited for: the same on a fresh goroutine.
 func BenchmarkDo(b *testing.B) {
-	n, err := nsrun.New()
-	if err != nil {
-		b.Skip(err)
-	}
-	defer n.Delete()
-	fd := n.Fd()
-	nop := func() error { return nil }
+	n, fd := doTarget(b)
 	var ours, floor, vish, fresh timer
 	ops := []func(){
 		func() { ours.time(b, func() error { return n.Do(nop) }) },
@@ -378,13 +386,7 @@ func BenchmarkDo(b *testing.B) {
 // the machine's. (It runs apart from BenchmarkDo: the hand-offs leave the
 // scheduler busy, which would slow whatever runs next.)
 func BenchmarkDoLocked(b *testing.B) {
-	n, err := nsrun.New()
-	if err != nil {
-		b.Skip(err)
-	}
-	defer n.Delete()
-	fd := n.Fd()
-	nop := func() error { return nil }
+	n, fd := doTarget(b)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var ours, floor timer
