@@ -151,7 +151,7 @@ func In(ids Set) ([]int, error) {
 
 // scanWorkers caps the goroutines of a scan; scanShare is the fewest
 // processes worth one (below that, starting and waking goroutines costs
-// more than it saves). A variable for the tests only.
+// more than it saves), a variable only so that tests can lower it.
 const scanWorkers = 4
 
 var scanShare = 128
