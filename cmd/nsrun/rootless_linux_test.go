@@ -475,10 +475,12 @@ func TestIntegrationRootlessUpExecDown(t *testing.T) {
 	assert.ElementsMatch(t, []string{client, server}, listed)
 
 	// A second up of the same topology, and a down of one node, are
-	// refused on one line, leaving the run as it is.
-	res = r.run(t, dir, nil, "up", "pair.yaml")
+	// refused on one line, leaving the run as it is; the second up is
+	// refused before it builds anything (-v would say what it made).
+	res = r.run(t, dir, nil, "up", "-v", "pair.yaml")
 	assert.Equal(t, reexec.CodeFailed, res.code)
 	assert.Contains(t, res.stderr, "topology "+name+" is already up")
+	assert.NotContains(t, res.stderr, "created node")
 	res = r.run(t, "/", nil, "down", client)
 	assert.Equal(t, reexec.CodeFailed, res.code)
 	assert.Contains(t, res.stderr, "nsrun down "+name+" removes them all")

@@ -54,15 +54,21 @@ func (a *app) buildTopology(ctx context.Context, file string) (*fixture.Spec, *f
 	if err != nil {
 		return nil, nil, err
 	}
+	f, err := a.build(ctx, spec)
+	return spec, f, err
+}
+
+// build builds the topology spec describes.
+func (a *app) build(ctx context.Context, spec *fixture.Spec) (*fixture.Fixture, error) {
 	f, err := fixture.New(ctx, spec)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, n := range f.Nodes() {
 		ns, _ := f.Namespace(n)
 		a.logf("created node %s of topology %s: namespace %s", n, f.Name(), ns.Name())
 	}
-	return spec, f, nil
+	return f, nil
 }
 
 // nodeHostname is the host name the spec gives node (default its name).
@@ -90,19 +96,18 @@ func (a *app) upCmd(ctx context.Context, args []string) int {
 	if fs.NArg() != 1 {
 		return a.fail(usageError{"need exactly one topology file", "nsrun up"})
 	}
+	file := fs.Arg(0)
+	spec, err := fixture.Load(file)
+	if err != nil {
+		return a.fail(err)
+	}
 	holdDir := os.Getenv(holdEnv) // set for the holder by the nsrun up that starts it
-	if holdDir == "" {
-		live, err := needsRelay(fs.Arg(0))
-		if err != nil {
-			return a.fail(err)
-		}
-		if rootless() || live {
-			return a.upHeld(args)
-		}
+	if holdDir == "" && (rootless() || relayed(spec)) {
+		return a.upHeld(args)
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	file := fs.Arg(0)
+	var claim *heldRun
 	if holdDir != "" {
 		abs, err := filepath.Abs(file)
 		if err != nil {
@@ -110,14 +115,22 @@ func (a *app) upCmd(ctx context.Context, args []string) int {
 		}
 		file = abs
 		_ = os.Chdir("/") // the holder stays: it must not keep a directory busy
+		// The name first: a topology already up is refused before a
+		// second one is built.
+		if claim, err = claimHeld(holdDir, topologyName(spec), file); err != nil {
+			return a.fail(err)
+		}
 	}
 	a.sweep()
-	_, f, err := a.buildTopology(ctx, file)
+	f, err := a.build(ctx, spec)
 	if err != nil {
+		if claim != nil {
+			_ = claim.remove(holdDir)
+		}
 		return a.fail(err)
 	}
-	if holdDir != "" {
-		return a.holdUp(holdDir, file, f)
+	if claim != nil {
+		return a.holdUp(claim, holdDir, f, relayed(spec))
 	}
 	if err := errors.Join(f.Keep(), f.Close()); err != nil {
 		return a.fail(err)
@@ -133,22 +146,17 @@ func (a *app) upCmd(ctx context.Context, args []string) int {
 	return 0
 }
 
-// holdUp is nsrun up in the holder: it claims the topology's name in dir
-// and keeps f, built from file, up while it serves. A topology with
-// emulated links stays open, its relays running in this process, and goes
-// with it; any other is kept (as nsrun up as root keeps it) and removed by
-// down.
-func (a *app) holdUp(dir, file string, f *fixture.Fixture) int {
-	claim, err := claimHeld(dir, f.Name(), file)
-	if err != nil {
-		return a.fail(errors.Join(err, f.Close()))
-	}
+// holdUp is nsrun up in the holder, which has claimed the topology's name
+// in dir: it keeps f up while it serves. A topology with emulated links
+// (live) stays open, its relays running in this process, and goes with it;
+// any other is kept (as nsrun up as root keeps it) and removed by down.
+func (a *app) holdUp(claim *heldRun, dir string, f *fixture.Fixture, live bool) int {
 	if reexec.InRootless() {
 		a.allowPing(&session{nodes: nodesOf(f)}, &account{nested: true})
 	}
-	live, err := needsRelay(file)
+	var err error
 	teardown := f.Close
-	if err == nil && !live {
+	if !live {
 		err = errors.Join(f.Keep(), f.Close())
 		teardown = func() error { return down(claim.Name) }
 	}
@@ -159,28 +167,33 @@ func (a *app) holdUp(dir, file string, f *fixture.Fixture) int {
 	return a.hold(claim, dir, f, f.Env(), teardown, live)
 }
 
-// needsRelay reports whether the topology in file has (or may have, with
-// emulate: auto) emulated links, whose relays run in the process that
+// relayed reports whether the topology spec describes has (or may have,
+// with emulate: auto) emulated links, whose relays run in the process that
 // built it: nsrun up then leaves a holder process to run them.
-func needsRelay(file string) (bool, error) {
-	spec, err := fixture.Load(file)
-	if err != nil {
-		return false, err
-	}
+func relayed(spec *fixture.Spec) bool {
 	if spec.Emulate == "all" || spec.Emulate == "auto" {
-		return true, nil
+		return true
 	}
 	for _, l := range spec.Links {
 		if l.Emulated {
-			return true, nil
+			return true
 		}
 	}
 	for _, b := range spec.Bridges {
 		if b.Emulated {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
+}
+
+// topologyName is the name of the topology spec describes: Spec.Name,
+// whose documented default is "fx".
+func topologyName(spec *fixture.Spec) string {
+	if spec.Name == "" {
+		return "fx"
+	}
+	return spec.Name
 }
 
 // nodesOf maps f's nodes to their namespaces.

@@ -124,9 +124,10 @@ func TestIntegrationUpEmulated(t *testing.T) {
 
 	gc := runNsrun(t, nil, "gc", "--dry-run")
 	assert.NotContains(t, gc.stdout, name, "gc leaves a held topology alone")
-	again := runNsrun(t, nil, "up", file)
+	again := runNsrun(t, nil, "up", "-v", file)
 	assert.Equal(t, 125, again.code)
 	assert.Contains(t, again.stderr, "topology "+name+" is already up (held by pid")
+	assert.NotContains(t, again.stderr, "created node", "refused before a second one is built")
 
 	names, err := os.ReadDir(nsrun.Dir())
 	require.NoError(t, err)
