@@ -102,19 +102,22 @@ func BenchmarkNewDelete(b *testing.B) {
 	}
 }
 
+// newDelete is the operation the New + Delete benchmarks time.
+func newDelete() error {
+	n, err := nsrun.New()
+	if err != nil {
+		return err
+	}
+	return n.Delete()
+}
+
 func benchNewDelete(b *testing.B, withShell bool) {
 	vish := nsrun.Dir() == vishDir
 	var ours, scanned, floor, vishT, shell timer
 	var i int
 	ops := []func(){
 		func() {
-			ours.time(b, func() error {
-				n, err := nsrun.New()
-				if err != nil {
-					return err
-				}
-				return n.Delete()
-			})
+			ours.time(b, newDelete)
 		},
 		func() {
 			scanned.time(b, func() error {
@@ -249,13 +252,7 @@ func BenchmarkNewDeleteParts(b *testing.B) {
 			})
 		},
 		func() {
-			ours.time(b, func() error {
-				n, err := nsrun.New()
-				if err != nil {
-					return err
-				}
-				return n.Delete()
-			})
+			ours.time(b, newDelete)
 		},
 	}
 	for ; i < b.N; i++ {
